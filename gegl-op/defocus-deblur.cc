@@ -1,0 +1,235 @@
+/* fdikp:defocus-deblur: sharpens photos whose subject missed focus with the
+ * FDIKP network, through the LibTorch engine.
+ *
+ * This program is free software: you can redistribute it and/or modify it
+ * under the terms of the GNU General Public License as published by the Free
+ * Software Foundation, either version 3 of the License, or (at your option)
+ * any later version.
+ *
+ * Copyright (C) 2026 The fdikp-deblur authors.
+ */
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#ifdef GEGL_PROPERTIES
+
+enum_start (fdikp_deblur_device)
+  enum_value (FDIKP_DEBLUR_DEVICE_AUTO, "auto", N_("Automatic (GPU if available)"))
+  enum_value (FDIKP_DEBLUR_DEVICE_CPU,  "cpu",  N_("CPU"))
+  enum_value (FDIKP_DEBLUR_DEVICE_CUDA, "cuda", N_("CUDA GPU"))
+enum_end (FdikpDeblurDevice)
+
+property_string (model, _("Model"), "")
+  description (_("TorchScript model file; empty uses the installed default model"))
+
+property_int (stages, _("Stages"), 3)
+  description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"))
+  value_range (1, 5)
+
+property_int (tile_size, _("Tile size"), 0)
+  description (_("Side of the square tiles the image is processed in, in pixels; 0 chooses it from the available memory"))
+  value_range (0, 8192)
+  ui_range (0, 2048)
+  ui_meta ("unit", "pixel-distance")
+
+property_int (tile_overlap, _("Tile overlap"), 64)
+  description (_("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"))
+  value_range (0, 1024)
+  ui_range (0, 256)
+  ui_meta ("unit", "pixel-distance")
+
+property_enum (device, _("Device"), FdikpDeblurDevice, fdikp_deblur_device,
+               FDIKP_DEBLUR_DEVICE_AUTO)
+  description (_("Where the network runs: a CUDA GPU when available, otherwise the CPU"))
+
+#else
+
+#define GEGL_OP_FILTER
+#define GEGL_OP_NAME     defocus_deblur
+#define GEGL_OP_C_SOURCE defocus-deblur.cc
+
+#include "gegl-op.h"
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+/* Property descriptions are translated when the class is registered, so the
+ * catalog must be bound before GEGL registers the op. */
+static const bool textdomain_bound = [] {
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  return true;
+}();
+
+/* A host that can cancel (the GIMP plug-in) attaches a gint flag to the
+ * operation under this key; the engine polls it before each tile. */
+#define CANCEL_FLAG_KEY "fdikp-deblur-cancel"
+
+static std::string
+default_model_path (void)
+{
+  const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
+
+  if (env && *env)
+    return env;
+  return FDIKP_DEFAULT_MODEL;
+}
+
+static fdikp::Device
+engine_device (FdikpDeblurDevice device)
+{
+  switch (device)
+    {
+    case FDIKP_DEBLUR_DEVICE_CPU:  return fdikp::Device::Cpu;
+    case FDIKP_DEBLUR_DEVICE_CUDA: return fdikp::Device::Cuda;
+    default:                       return fdikp::Device::Auto;
+    }
+}
+
+static void
+prepare (GeglOperation *operation)
+{
+  /* sRGB-encoded float: what the model was trained on. */
+  const Babl *format = babl_format ("R'G'B'A float");
+
+  gegl_operation_set_format (operation, "input", format);
+  gegl_operation_set_format (operation, "output", format);
+}
+
+/* The network sees the whole image (its spectra are global), so any output
+ * area needs all of the input, and the result is cached whole. */
+static GeglRectangle
+get_required_for_output (GeglOperation       *operation,
+                         const gchar         *input_pad,
+                         const GeglRectangle *roi)
+{
+  const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
+
+  return in ? *in : *roi;
+}
+
+static GeglRectangle
+get_cached_region (GeglOperation       *operation,
+                   const GeglRectangle *roi)
+{
+  const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
+
+  return in ? *in : *roi;
+}
+
+static gboolean
+process (GeglOperation       *operation,
+         GeglBuffer          *input,
+         GeglBuffer          *output,
+         const GeglRectangle *result,
+         gint                 level)
+{
+  GeglProperties      *o      = GEGL_PROPERTIES (operation);
+  const Babl          *rgba   = babl_format ("R'G'B'A float");
+  const Babl          *rgb    = babl_format ("R'G'B' float");
+  const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
+  const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
+                                                                   CANCEL_FLAG_KEY);
+  fdikp::Options   options;
+  fdikp::Pixels    pixels;
+  fdikp::Callbacks callbacks;
+  fdikp::RunInfo   info;
+  std::vector<float> rows;
+
+  if (! bounds || gegl_rectangle_is_empty (bounds) || gegl_rectangle_is_infinite_plane (bounds))
+    {
+      g_warning ("fdikp:defocus-deblur: the input has no finite extent; left unchanged");
+      gegl_buffer_copy (input, result, GEGL_ABYSS_NONE, output, result);
+      return TRUE;
+    }
+
+  options.model_path   = (o->model && *o->model) ? o->model : default_model_path ();
+  options.stages       = o->stages;
+  options.tile_size    = o->tile_size;
+  options.tile_overlap = o->tile_overlap;
+  options.device       = engine_device (o->device);
+
+  pixels.width  = bounds->width;
+  pixels.height = bounds->height;
+  pixels.read = [&] (const fdikp::Rect &r, float *out)
+    {
+      const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
+
+      gegl_buffer_get (input, &area, 1.0, rgb, out, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+    };
+  pixels.write = [&] (const fdikp::Rect &r, const float *in)
+    {
+      const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
+      const size_t        n    = (size_t) r.width * r.height;
+
+      /* Alpha passes through: take it from the input, replace the colour. */
+      rows.resize (n * 4);
+      gegl_buffer_get (input, &area, 1.0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE,
+                       GEGL_ABYSS_NONE);
+      for (size_t i = 0; i < n; i++)
+        {
+          rows[4 * i + 0] = in[3 * i + 0];
+          rows[4 * i + 1] = in[3 * i + 1];
+          rows[4 * i + 2] = in[3 * i + 2];
+        }
+      gegl_buffer_set (output, &area, 0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE);
+    };
+
+  callbacks.progress = [operation] (double fraction)
+    {
+      gegl_operation_progress (operation, fraction, (gchar *) _("Deblurring"));
+    };
+  if (cancel)
+    callbacks.cancelled = [cancel] { return g_atomic_int_get (cancel) != 0; };
+
+  gegl_operation_progress (operation, 0.0, (gchar *) _("Deblurring"));
+  const fdikp::Status status = fdikp::run (options, pixels, callbacks, &info);
+
+  for (const std::string &warning : info.warnings)
+    g_warning ("fdikp:defocus-deblur: %s", warning.c_str ());
+
+  if (! status.ok ())
+    {
+      /* Whatever was written is discarded: on failure the output is the input. */
+      gegl_buffer_copy (input, bounds, GEGL_ABYSS_NONE, output, bounds);
+      if (! status.cancelled ())
+        g_warning ("fdikp:defocus-deblur: %s; the image is left unchanged",
+                   status.message ().c_str ());
+    }
+  gegl_operation_progress (operation, 1.0, (gchar *) "");
+  return TRUE;
+}
+
+static void
+gegl_op_class_init (GeglOpClass *klass)
+{
+  GeglOperationClass       *operation_class = GEGL_OPERATION_CLASS (klass);
+  GeglOperationFilterClass *filter_class    = GEGL_OPERATION_FILTER_CLASS (klass);
+
+  (void) textdomain_bound;
+
+  operation_class->prepare                 = prepare;
+  operation_class->get_required_for_output = get_required_for_output;
+  operation_class->get_cached_region       = get_cached_region;
+  operation_class->threaded                = FALSE;
+  operation_class->opencl_support          = FALSE;
+  filter_class->process                    = process;
+
+  gegl_operation_class_set_keys (operation_class,
+    "name",            "fdikp:defocus-deblur",
+    "title",           _("Defocus Deblur"),
+    "categories",      "enhance",
+    "gimp:menu-path",  "<Image>/Filters/Enhance",
+    "gimp:menu-label", _("Defocus Deblur..."),
+    "description",
+      _("Sharpens a photo whose subject missed focus with the FDIKP neural network "
+        "(frequency-driven inverse kernel prediction), run by LibTorch on a CUDA GPU "
+        "or the CPU"),
+    NULL);
+}
+
+#endif

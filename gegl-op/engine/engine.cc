@@ -1,0 +1,617 @@
+// The engine: the only code that includes LibTorch. It loads and checks
+// TorchScript models, chooses the device, and streams an image through the
+// model tile by tile. Every LibTorch or C++ exception stops here and becomes
+// a Status message.
+//
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#include "engine.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <sstream>
+#include <utility>
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include "metadata.h"
+#include "tiling.h"
+
+namespace fdikp {
+
+bool parse_device(const std::string &text, Device *device) {
+  if (text == "auto") *device = Device::Auto;
+  else if (text == "cpu") *device = Device::Cpu;
+  else if (text == "cuda") *device = Device::Cuda;
+  else return false;
+  return true;
+}
+
+const char *device_name(Device device) {
+  switch (device) {
+    case Device::Auto: return "auto";
+    case Device::Cpu: return "cpu";
+    case Device::Cuda: return "cuda";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kMaxStages = 5;
+constexpr int kProbeMinSide = 8;
+constexpr int kMinTile = 64;
+constexpr int kMaxTile = 4096;
+// Peak working memory per input pixel when a model does not say (measured on
+// an FDIKP prototype: 1680 x 1120 at 3 stages took ~4.5 GB on the CPU).
+constexpr double kDefaultBytesPerPixel = 2500.0;
+constexpr std::size_t kCpuBudgetCap = std::size_t(1536) << 20;
+constexpr std::size_t kCpuBudgetFloor = std::size_t(256) << 20;
+constexpr std::size_t kCudaBudget = std::size_t(6) << 30;
+
+// LibTorch messages carry C++ and TorchScript tracebacks; the user needs the
+// line that says what went wrong.
+std::string summarize(const std::string &what) {
+  std::istringstream lines(what);
+  std::string line, last, first;
+  bool traceback = false;
+  while (std::getline(lines, line)) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos) continue;
+    line = line.substr(b);
+    if (first.empty()) first = line;
+    if (line.rfind("Traceback", 0) == 0 || line.rfind("The following operation failed", 0) == 0)
+      traceback = true;
+    last = line;
+  }
+  std::string text = traceback ? last : first;
+  if (text.size() > 400) text = text.substr(0, 397) + "...";
+  return text.empty() ? std::string("unknown error") : text;
+}
+
+bool mentions_out_of_memory(const std::string &what) {
+  std::string lower(what);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("out of memory") != std::string::npos ||
+         lower.find("failed to allocate") != std::string::npos;
+}
+
+struct LoadedModel {
+  // forward() is not const in the API, but running it does not change the
+  // module: several threads run one cached model at once.
+  mutable torch::jit::Module module;
+  ModelInfo info;
+  torch::Device device = torch::kCPU;
+};
+
+struct CacheEntry {
+  long long mtime_ns = 0;
+  long long size = 0;
+  std::shared_ptr<const LoadedModel> model;
+};
+
+std::mutex cache_mutex;
+std::map<std::pair<std::string, std::string>, CacheEntry> model_cache;
+
+std::string quoted(const std::string &path) { return "'" + path + "'"; }
+
+Status check_file(const std::string &path, struct stat *st) {
+  if (path.empty()) return Status::failure("no model file given");
+  if (::stat(path.c_str(), st) != 0) {
+    if (errno == ENOENT) return Status::failure("model file " + quoted(path) + " does not exist");
+    return Status::failure("cannot read model file " + quoted(path) + ": " + std::strerror(errno));
+  }
+  if (S_ISDIR(st->st_mode))
+    return Status::failure("model file " + quoted(path) + " is a directory, not a TorchScript file");
+  if (st->st_size == 0)
+    return Status::failure("model file " + quoted(path) + " is empty, not a TorchScript file");
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe)
+    return Status::failure("cannot read model file " + quoted(path) + ": " + std::strerror(errno));
+  return Status::success();
+}
+
+std::string describe_schema(const torch::jit::Method &forward) {
+  std::ostringstream out;
+  out << forward.function().getSchema();
+  return out.str();
+}
+
+// The contract: forward(self, image: Tensor, stages: int) -> Tensor of the
+// image's shape, float, finite, for any batch of 3-channel images whose
+// sides are multiples of base_multiple * 2^(stages - 1).
+Status check_contract(const std::string &path, LoadedModel *model) {
+  const auto forward = model->module.find_method("forward");
+  if (!forward) return Status::failure(quoted(path) + " has no forward method, so it is not a model");
+  const auto &schema = forward->function().getSchema();
+  const auto &args = schema.arguments();
+  const bool signature_ok = args.size() == 3 && args[1].type()->kind() == c10::TypeKind::TensorType &&
+                            args[2].type()->kind() == c10::TypeKind::IntType;
+  if (!signature_ok) {
+    return Status::failure(quoted(path) +
+                           " does not follow the model contract: forward must take (image: Tensor, "
+                           "stages: int), but it is " + describe_schema(*forward));
+  }
+  const ModelInfo &info = model->info;
+  const int side =
+      std::max(kProbeMinSide, info.base_multiple << (info.default_stages - 1));
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+  // A smooth, non-constant probe: constant images hide channel mix-ups.
+  const auto ramp = torch::linspace(0.1, 0.9, side, options);
+  auto probe = torch::stack({ramp.view({side, 1}).expand({side, side}),
+                             ramp.view({1, side}).expand({side, side}),
+                             (ramp.view({side, 1}) * ramp.view({1, side}))})
+                   .unsqueeze(0)
+                   .contiguous()
+                   .to(model->device);
+  torch::jit::IValue result;
+  try {
+    c10::InferenceMode guard;
+    result = model->module.forward({probe, static_cast<int64_t>(info.default_stages)});
+  } catch (const c10::Error &e) {
+    return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
+                           std::to_string(side) + " test image: " +
+                           summarize(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
+                           std::to_string(side) + " test image: " + summarize(e.what()));
+  }
+  if (!result.isTensor())
+    return Status::failure(quoted(path) + " does not follow the model contract: forward returned " +
+                           result.tagKind() + ", not a Tensor");
+  const auto out = result.toTensor();
+  if (out.sizes() != probe.sizes()) {
+    std::ostringstream why;
+    why << quoted(path) << " does not follow the model contract: for an input of shape "
+        << probe.sizes() << " it returned shape " << out.sizes() << " (it must be the same)";
+    return Status::failure(why.str());
+  }
+  if (out.scalar_type() != torch::kFloat32)
+    return Status::failure(quoted(path) + " does not follow the model contract: it returned " +
+                           std::string(c10::toString(out.scalar_type())) + ", not float32");
+  if (!torch::isfinite(out).all().item<bool>())
+    return Status::failure(quoted(path) + " returned NaN or infinite values on a test image");
+  return Status::success();
+}
+
+Status load_uncached(const std::string &path, torch::Device device,
+                     std::shared_ptr<const LoadedModel> *out) {
+  auto model = std::make_shared<LoadedModel>();
+  model->device = device;
+  torch::jit::ExtraFilesMap extra{{kMetadataEntry, ""}};
+  try {
+    model->module = torch::jit::load(path, device, extra);
+    model->module.eval();
+  } catch (const c10::Error &e) {
+    const std::string why = e.what_without_backtrace();
+    if (device.is_cuda() && !mentions_out_of_memory(why) &&
+        why.find("PytorchStreamReader") == std::string::npos)
+      return Status::failure("could not load " + quoted(path) + " onto CUDA: " + summarize(why));
+    return Status::failure(quoted(path) + " is not a TorchScript model file (LibTorch: " +
+                           summarize(why) + ")");
+  } catch (const std::exception &e) {
+    return Status::failure(quoted(path) + " is not a TorchScript model file (" + summarize(e.what()) +
+                           ")");
+  }
+  const std::string &json = extra[kMetadataEntry];
+  if (!json.empty()) {
+    std::string why;
+    if (!read_model_metadata(json, &model->info, &why))
+      return Status::failure(quoted(path) + ": " + why);
+  }
+  Status contract = check_contract(path, model.get());
+  if (!contract.ok()) return contract;
+  *out = std::move(model);
+  return Status::success();
+}
+
+Status load_model(const std::string &path, torch::Device device,
+                  std::shared_ptr<const LoadedModel> *out) {
+  struct stat st {};
+  Status file = check_file(path, &st);
+  if (!file.ok()) return file;
+  const long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  const auto key = std::make_pair(path, device.str());
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  const auto hit = model_cache.find(key);
+  if (hit != model_cache.end() && hit->second.mtime_ns == mtime_ns && hit->second.size == st.st_size) {
+    *out = hit->second.model;
+    return Status::success();
+  }
+  model_cache.erase(key);
+  Status loaded = load_uncached(path, device, out);
+  if (loaded.ok()) model_cache[key] = CacheEntry{mtime_ns, static_cast<long long>(st.st_size), *out};
+  return loaded;
+}
+
+bool cuda_available() {
+  try {
+    return torch::cuda::is_available();
+  } catch (...) {
+    return false;
+  }
+}
+
+std::size_t available_host_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::size_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return std::size_t(4) << 30;
+}
+
+int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple) {
+  if (budget == 0) {
+    budget = device.is_cuda()
+                 ? kCudaBudget
+                 : std::clamp(available_host_memory() / 4, kCpuBudgetFloor, kCpuBudgetCap);
+  }
+  const double bytes_per_pixel =
+      info.memory_bytes_per_pixel > 0 ? info.memory_bytes_per_pixel : kDefaultBytesPerPixel;
+  const int side = static_cast<int>(std::sqrt(static_cast<double>(budget) / bytes_per_pixel));
+  return std::clamp(tiling::round_down(side, multiple), tiling::round_up(kMinTile, multiple),
+                    tiling::round_down(kMaxTile, multiple));
+}
+
+// How one pass over the image ended.
+enum class Outcome { Done, Cancelled, OutOfMemory, DeviceFault, Failed };
+
+struct PassResult {
+  Outcome outcome = Outcome::Done;
+  std::string message;
+};
+
+class TiledPass {
+ public:
+  TiledPass(const LoadedModel &model, const Pixels &pixels, const Callbacks &callbacks, int stages,
+            int tile, int overlap, const std::string &path)
+      : model_(model), pixels_(pixels), callbacks_(callbacks), stages_(stages), tile_(tile),
+        overlap_(overlap), path_(path) {}
+
+  PassResult run(int *tiles_done) {
+    const int multiple = model_.info.base_multiple << (stages_ - 1);
+    const auto xs = tiling::layout(pixels_.width, tile_, overlap_, multiple);
+    const auto ys = tiling::layout(pixels_.height, tile_, overlap_, multiple);
+    const double total = static_cast<double>(xs.size() * ys.size());
+    const int width = pixels_.width;
+    *tiles_done = 0;
+    std::vector<float> band;  // rows [band_top, ...) of the blended output
+    int band_top = 0;
+    for (std::size_t ty = 0; ty < ys.size(); ++ty) {
+      const tiling::Span &sy = ys[ty];
+      const int bottom = std::min(pixels_.height, sy.weighted_end());
+      band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
+      for (const tiling::Span &sx : xs) {
+        if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
+        PassResult tile = infer(sx, sy);
+        if (tile.outcome != Outcome::Done) return tile;
+        accumulate(sx, sy, band_top, &band);
+        ++*tiles_done;
+        if (callbacks_.progress) callbacks_.progress(*tiles_done / total);
+      }
+      // Rows above the next band's first weighted row are final: hand them
+      // over once and keep only the rows the next band still blends into.
+      const int final_end = ty + 1 < ys.size() ? std::max(0, ys[ty + 1].weighted_begin()) : bottom;
+      if (final_end > band_top) {
+        pixels_.write(Rect{0, band_top, width, final_end - band_top}, band.data());
+      }
+      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
+      band_top = final_end;
+    }
+    return {};
+  }
+
+ private:
+  // Reads the tile's pixels, reflecting past the borders, and runs the model.
+  PassResult infer(const tiling::Span &sx, const tiling::Span &sy) {
+    const int w = pixels_.width, h = pixels_.height;
+    int x0 = w, x1 = -1, y0 = h, y1 = -1;
+    for (int i = 0; i < sx.size; ++i) {
+      const int x = tiling::reflect(sx.start + i, w);
+      x0 = std::min(x0, x);
+      x1 = std::max(x1, x);
+    }
+    for (int j = 0; j < sy.size; ++j) {
+      const int y = tiling::reflect(sy.start + j, h);
+      y0 = std::min(y0, y);
+      y1 = std::max(y1, y);
+    }
+    const Rect source{x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+    source_.resize(static_cast<std::size_t>(source.width) * source.height * 3);
+    pixels_.read(source, source_.data());
+    input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
+    for (int j = 0; j < sy.size; ++j) {
+      const float *row = source_.data() +
+                         static_cast<std::size_t>(tiling::reflect(sy.start + j, h) - y0) * source.width * 3;
+      float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
+      for (int i = 0; i < sx.size; ++i) {
+        const float *px = row + static_cast<std::size_t>(tiling::reflect(sx.start + i, w) - x0) * 3;
+        for (int c = 0; c < 3; ++c) {
+          // The model is defined on [0, 1]; NaN (std::clamp keeps it) and
+          // out-of-range float pixels would otherwise spread through it.
+          const float v = px[c];
+          dst[i * 3 + c] = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
+        }
+      }
+    }
+    try {
+      c10::InferenceMode guard;
+      auto x = torch::from_blob(input_.data(), {1, sy.size, sx.size, 3}, torch::kFloat32)
+                   .permute({0, 3, 1, 2})
+                   .contiguous()
+                   .to(model_.device);
+      const auto result = model_.module.forward({x, static_cast<int64_t>(stages_)});
+      if (!result.isTensor())
+        return {Outcome::Failed, quoted(path_) + " returned " + result.tagKind() + ", not a Tensor"};
+      auto y = result.toTensor();
+      if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
+        std::ostringstream why;
+        why << quoted(path_) << " returned shape " << y.sizes() << " for a tile of shape "
+            << x.sizes() << " (it must be the same, float32)";
+        return {Outcome::Failed, why.str()};
+      }
+      if (!torch::isfinite(y).all().item<bool>())
+        return {Outcome::Failed, quoted(path_) + " produced NaN or infinite values"};
+      y = y.clamp(0.0, 1.0).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+      output_.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+    } catch (const c10::OutOfMemoryError &e) {
+      return {Outcome::OutOfMemory, summarize(e.what_without_backtrace())};
+    } catch (const std::bad_alloc &) {
+      return {Outcome::OutOfMemory, "out of memory"};
+    } catch (const c10::Error &e) {
+      return classify(e.what_without_backtrace());
+    } catch (const std::exception &e) {
+      return classify(e.what());
+    }
+    return {};
+  }
+
+  PassResult classify(const std::string &what) const {
+    if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
+    if (model_.device.is_cuda() && (what.find("CUDA") != std::string::npos ||
+                                     what.find("cuda") != std::string::npos))
+      return {Outcome::DeviceFault, summarize(what)};
+    return {Outcome::Failed, quoted(path_) + " failed: " + summarize(what)};
+  }
+
+  void accumulate(const tiling::Span &sx, const tiling::Span &sy, int band_top,
+                  std::vector<float> *band) {
+    const int width = pixels_.width;
+    const int xa = std::max(0, sx.weighted_begin()), xb = std::min(width, sx.weighted_end());
+    const int ya = std::max(0, sy.weighted_begin()), yb = std::min(pixels_.height, sy.weighted_end());
+    wx_.resize(xb - xa);
+    for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
+    for (int y = ya; y < yb; ++y) {
+      const float wy = tiling::weight(sy, y);
+      const float *src = output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
+      float *dst = band->data() + (static_cast<std::size_t>(y - band_top) * width + xa) * 3;
+      for (int x = 0; x < xb - xa; ++x) {
+        const float w = wy * wx_[x];
+        dst[3 * x + 0] += w * src[3 * x + 0];
+        dst[3 * x + 1] += w * src[3 * x + 1];
+        dst[3 * x + 2] += w * src[3 * x + 2];
+      }
+    }
+  }
+
+  const LoadedModel &model_;
+  const Pixels &pixels_;
+  const Callbacks &callbacks_;
+  const int stages_;
+  const int tile_;
+  const int overlap_;
+  const std::string &path_;
+  std::vector<float> source_, input_, output_, wx_;
+};
+
+Status check_options(const Options &options, const Pixels &pixels) {
+  if (options.model_path.empty()) return Status::failure("no model file given");
+  if (options.stages < 1 || options.stages > kMaxStages)
+    return Status::failure("stages must be from 1 to " + std::to_string(kMaxStages) + " (got " +
+                           std::to_string(options.stages) + ")");
+  if (options.tile_size < 0 || options.tile_size > 65536)
+    return Status::failure("tile size must be from 0 (automatic) to 65536 pixels (got " +
+                           std::to_string(options.tile_size) + ")");
+  if (options.tile_overlap < 0 || options.tile_overlap > 65536)
+    return Status::failure("tile overlap must be from 0 to 65536 pixels (got " +
+                           std::to_string(options.tile_overlap) + ")");
+  if (pixels.width <= 0 || pixels.height <= 0)
+    return Status::failure("the image is empty (" + std::to_string(pixels.width) + "x" +
+                           std::to_string(pixels.height) + ")");
+  if (!pixels.read || !pixels.write) return Status::failure("internal error: no pixel access given");
+  return Status::success();
+}
+
+Status resolve_device(Device requested, torch::Device *device) {
+  const bool have_cuda = cuda_available();
+  switch (requested) {
+    case Device::Cpu: *device = torch::kCPU; return Status::success();
+    case Device::Auto: *device = have_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+      return Status::success();
+    case Device::Cuda:
+      if (!have_cuda)
+        return Status::failure("device 'cuda' was requested, but CUDA is not available here (" +
+                               std::string(torch::cuda::device_count() == 0 ? "no CUDA device or no CUDA-enabled LibTorch" : "CUDA failed to start") +
+                               "); choose device 'auto' or 'cpu'");
+      *device = torch::kCUDA;
+      return Status::success();
+  }
+  return Status::failure("unknown device");
+}
+
+std::string blas_library() {
+  std::string found;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info *info, size_t, void *data) {
+        const std::string name = info->dlpi_name ? info->dlpi_name : "";
+        if (name.find("blas") == std::string::npos && name.find("mkl") == std::string::npos)
+          return 0;
+        char resolved[PATH_MAX];
+        auto *out = static_cast<std::string *>(data);
+        *out = ::realpath(name.c_str(), resolved) ? resolved : name;
+        return 1;
+      },
+      &found);
+  return found;
+}
+
+bool reference_blas_loaded() {
+  const std::string lib = blas_library();
+  return lib.find("/blas/") != std::string::npos && lib.find("openblas") == std::string::npos;
+}
+
+}  // namespace
+
+Status inspect_model(const std::string &path, Device device, ModelInfo *info) {
+  torch::Device where = torch::kCPU;
+  Status status = resolve_device(device, &where);
+  if (!status.ok()) return status;
+  std::shared_ptr<const LoadedModel> model;
+  try {
+    status = load_model(path, where, &model);
+  } catch (const std::exception &e) {
+    return Status::failure(quoted(path) + ": " + summarize(e.what()));
+  }
+  if (status.ok()) *info = model->info;
+  return status;
+}
+
+void clear_model_cache() {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  model_cache.clear();
+}
+
+Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks, RunInfo *info) {
+  RunInfo local;
+  RunInfo &ri = info ? *info : local;
+  ri = RunInfo();
+  Status status = check_options(options, pixels);
+  if (!status.ok()) return status;
+  static std::once_flag blas_check;
+  std::call_once(blas_check, [&ri] {
+    if (reference_blas_loaded())
+      ri.warnings.push_back(
+          "LibTorch is using the reference BLAS, which makes deblurring about 3x slower: install "
+          "OpenBLAS (Debian: libopenblas0-pthread)");
+  });
+  try {
+    torch::Device device = torch::kCPU;
+    status = resolve_device(options.device, &device);
+    if (!status.ok()) return status;
+    std::shared_ptr<const LoadedModel> model;
+    status = load_model(options.model_path, device, &model);
+    if (!status.ok() && device.is_cuda()) {
+      ri.warnings.push_back(status.message() + "; running on the CPU instead");
+      device = torch::kCPU;
+      status = load_model(options.model_path, device, &model);
+    }
+    if (!status.ok()) return status;
+    if (options.stages > model->info.max_stages)
+      return Status::failure(quoted(options.model_path) + " supports at most " +
+                             std::to_string(model->info.max_stages) + " stages (got " +
+                             std::to_string(options.stages) + ")");
+    const int multiple = model->info.base_multiple << (options.stages - 1);
+    int tile = options.tile_size > 0
+                   ? std::max(multiple, tiling::round_down(options.tile_size, multiple))
+                   : automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
+    const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
+    for (;;) {
+      ri.device = device.is_cuda() ? Device::Cuda : Device::Cpu;
+      ri.tile_size = tile;
+      ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
+                                                   options.tile_overlap);
+      TiledPass pass(*model, pixels, callbacks, options.stages, tile, options.tile_overlap,
+                     options.model_path);
+      const PassResult result = pass.run(&ri.tiles);
+      switch (result.outcome) {
+        case Outcome::Done: return Status::success();
+        case Outcome::Cancelled: return Status::cancellation();
+        case Outcome::Failed: return Status::failure(result.message);
+        case Outcome::OutOfMemory: {
+          const int smaller = std::max(multiple, tiling::round_down(tile / 2, multiple));
+          if (tile <= smallest || smaller == tile)
+            return Status::failure("out of memory even with " + std::to_string(tile) + "x" +
+                                   std::to_string(tile) + " tiles on the " + device.str() + " (" +
+                                   result.message + ")");
+          ri.warnings.push_back("out of memory with " + std::to_string(tile) + "-pixel tiles on the " +
+                                device.str() + "; retrying with " + std::to_string(smaller) + "-pixel tiles");
+          tile = smaller;
+          break;
+        }
+        case Outcome::DeviceFault:
+          ri.warnings.push_back("CUDA failed (" + result.message + "); running on the CPU instead");
+          device = torch::kCPU;
+          status = load_model(options.model_path, device, &model);
+          if (!status.ok()) return status;
+          if (options.tile_size == 0)
+            tile = automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
+          break;
+      }
+    }
+  } catch (const c10::Error &e) {
+    return Status::failure(summarize(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    return Status::failure(summarize(e.what()));
+  }
+}
+
+Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
+                       int channels, const Callbacks &callbacks, RunInfo *info) {
+  if (channels < 3) return Status::failure("the image needs at least 3 channels");
+  Pixels pixels;
+  pixels.width = width;
+  pixels.height = height;
+  const std::size_t row = static_cast<std::size_t>(width) * channels;
+  pixels.read = [&](const Rect &r, float *rgb) {
+    for (int y = 0; y < r.height; ++y) {
+      const float *src = in + (r.y + y) * row + static_cast<std::size_t>(r.x) * channels;
+      for (int x = 0; x < r.width; ++x, src += channels, rgb += 3) std::copy(src, src + 3, rgb);
+    }
+  };
+  pixels.write = [&](const Rect &r, const float *rgb) {
+    for (int y = 0; y < r.height; ++y) {
+      const std::size_t offset = (r.y + y) * row + static_cast<std::size_t>(r.x) * channels;
+      const float *src = in + offset;
+      float *dst = out + offset;
+      for (int x = 0; x < r.width; ++x, src += channels, dst += channels, rgb += 3) {
+        std::copy(rgb, rgb + 3, dst);
+        std::copy(src + 3, src + channels, dst + 3);
+      }
+    }
+  };
+  return run(options, pixels, callbacks, info);
+}
+
+std::string runtime_summary() {
+  std::ostringstream out;
+  out << "LibTorch " << TORCH_VERSION << ", " << at::get_num_threads() << " threads";
+  const std::string blas = blas_library();
+  out << ", BLAS: " << (blas.empty() ? std::string("built in") : blas);
+  if (reference_blas_loaded()) out << " (reference BLAS: slow)";
+  const bool cuda = cuda_available();
+  out << ", CUDA: " << (cuda ? std::to_string(torch::cuda::device_count()) + " device(s)" : "not available");
+  return out.str();
+}
+
+}  // namespace fdikp

@@ -1,0 +1,129 @@
+// FDIKP defocus-deblur engine: runs a TorchScript deblurring model over an
+// image in tiles. This header is the engine's whole public surface; it has no
+// LibTorch, GLib or GEGL types, so GEGL and GIMP code can include it freely
+// (LibTorch's headers clash with glib's gettext macros).
+//
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#ifndef FDIKP_ENGINE_H
+#define FDIKP_ENGINE_H
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fdikp {
+
+enum class Device { Auto, Cpu, Cuda };
+
+// Parses "auto", "cpu" or "cuda"; returns false for anything else.
+bool parse_device(const std::string &text, Device *device);
+const char *device_name(Device device);
+
+// A rectangle in image pixel coordinates.
+struct Rect {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
+struct Options {
+  std::string model_path;    // TorchScript file; must be set
+  int stages = 3;            // scale-recurrent stages, 1..5
+  int tile_size = 0;         // pixels per tile side, 0 = from the memory budget
+  int tile_overlap = 64;     // pixels shared by neighbouring tiles
+  Device device = Device::Auto;
+  // Working-memory budget for one tile's inference, 0 = automatic
+  // (a share of free memory). Used only when tile_size is 0.
+  std::size_t memory_budget_bytes = 0;
+};
+
+// What the engine decided and measured for one run.
+struct RunInfo {
+  Device device = Device::Cpu;  // the device that produced the output
+  int tile_size = 0;            // the tile side finally used
+  int tile_overlap = 0;
+  int tiles = 0;                // tiles processed
+  std::vector<std::string> warnings;
+};
+
+// Errors are values: ok(), cancelled(), or a failure with a message meant
+// for the user.
+class Status {
+ public:
+  static Status success() { return Status(Code::Ok, {}); }
+  static Status failure(std::string message) { return Status(Code::Failed, std::move(message)); }
+  static Status cancellation() { return Status(Code::Cancelled, "cancelled"); }
+  bool ok() const { return code_ == Code::Ok; }
+  bool cancelled() const { return code_ == Code::Cancelled; }
+  const std::string &message() const { return message_; }
+
+ private:
+  enum class Code { Ok, Failed, Cancelled };
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Code code_;
+  std::string message_;
+};
+
+// The caller owns the pixels. The engine reads the input through `read` and
+// writes each output pixel exactly once through `write`, in rows of tiles,
+// so the caller never needs the whole image in one piece.
+//   read(rect, rgb):  fill rect.width * rect.height interleaved R'G'B' floats
+//                     (sRGB-encoded, nominally [0, 1]); rect lies inside the
+//                     image.
+//   write(rect, rgb): take the finished R'G'B' floats of rect.
+// progress(fraction) is called after each tile; cancelled() is polled before
+// each tile (a cancelled run returns Status::cancellation() and may have written
+// part of the image: the caller restores it).
+struct Pixels {
+  int width = 0;
+  int height = 0;
+  std::function<void(const Rect &, float *rgb)> read;
+  std::function<void(const Rect &, const float *rgb)> write;
+};
+
+struct Callbacks {
+  std::function<void(double fraction)> progress;
+  std::function<bool()> cancelled;
+};
+
+// Deblurs the image. Safe to call from several threads at once; the loaded
+// model is cached (by path, size and modification time) and shared.
+Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
+           RunInfo *info = nullptr);
+
+// Convenience over run() for a contiguous interleaved float image with
+// `channels` (3 or 4) values per pixel; channels after the third are copied
+// from in to out unchanged. in and out must not overlap.
+Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
+                       int channels, const Callbacks &callbacks, RunInfo *info = nullptr);
+
+// Facts about a model file, read without running the image through it.
+struct ModelInfo {
+  std::string architecture;     // "" when the file carries no metadata
+  std::string version;
+  std::string training;
+  int default_stages = 3;
+  int max_stages = 5;
+  int base_multiple = 1;        // H, W padded to base_multiple * 2^(stages-1)
+  int recommended_tile_size = 512;
+  int recommended_tile_overlap = 64;
+  double memory_bytes_per_pixel = 0;  // 0 = unknown
+  long long parameters = 0;
+};
+
+// Loads (or finds in the cache) the model and checks its contract.
+Status inspect_model(const std::string &path, Device device, ModelInfo *info);
+
+// Drops every cached model (tests, or after the user replaced a file in place
+// within the same second).
+void clear_model_cache();
+
+// One line about the LibTorch runtime: version, threads, BLAS in use, CUDA.
+std::string runtime_summary();
+
+}  // namespace fdikp
+
+#endif  // FDIKP_ENGINE_H

@@ -1,0 +1,296 @@
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#include "metadata.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+namespace fdikp {
+namespace {
+
+class Parser {
+ public:
+  explicit Parser(const std::string &text) : s_(text) {}
+
+  bool object(std::map<std::string, MetadataValue> *out) {
+    skip_space();
+    if (!take('{')) return fail("expected '{' at the start");
+    skip_space();
+    if (take('}')) return end();
+    for (;;) {
+      std::string key;
+      skip_space();
+      if (!string(&key)) return false;
+      skip_space();
+      if (!take(':')) return fail("expected ':' after key \"" + key + "\"");
+      skip_space();
+      MetadataValue value;
+      if (!scalar(&value, key)) return false;
+      (*out)[key] = value;
+      skip_space();
+      if (take(',')) continue;
+      if (take('}')) return end();
+      return fail("expected ',' or '}' after the value of \"" + key + "\"");
+    }
+  }
+
+  const std::string &error() const { return error_; }
+
+ private:
+  bool end() {
+    skip_space();
+    return pos_ == s_.size() ? true : fail("unexpected text after the closing '}'");
+  }
+
+  bool scalar(MetadataValue *value, const std::string &key) {
+    if (pos_ >= s_.size()) return fail("missing value for \"" + key + "\"");
+    const char c = s_[pos_];
+    if (c == '"') {
+      value->kind = MetadataValue::Kind::String;
+      return string(&value->text);
+    }
+    if (c == '{' || c == '[') return fail("\"" + key + "\" must be a string, number or boolean");
+    if (word("true")) {
+      value->kind = MetadataValue::Kind::Boolean;
+      value->number = 1.0;
+      return true;
+    }
+    if (word("false")) {
+      value->kind = MetadataValue::Kind::Boolean;
+      return true;
+    }
+    if (word("null")) {
+      value->kind = MetadataValue::Kind::Null;
+      return true;
+    }
+    return number(&value->number, key) ? (value->kind = MetadataValue::Kind::Number, true) : false;
+  }
+
+  bool number(double *out, const std::string &key) {
+    // JSON's number grammar, checked by hand: strtod alone would accept
+    // "inf", "nan", hex and leading '+'.
+    const std::size_t begin = pos_;
+    if (peek('-')) ++pos_;
+    if (!digit()) return fail("bad value for \"" + key + "\"");
+    if (peek('0')) {
+      ++pos_;
+    } else {
+      while (digit()) ++pos_;
+    }
+    if (peek('.')) {
+      ++pos_;
+      if (!digit()) return fail("bad number for \"" + key + "\"");
+      while (digit()) ++pos_;
+    }
+    if (peek('e') || peek('E')) {
+      ++pos_;
+      if (peek('+') || peek('-')) ++pos_;
+      if (!digit()) return fail("bad number for \"" + key + "\"");
+      while (digit()) ++pos_;
+    }
+    const std::string text = s_.substr(begin, pos_ - begin);
+    *out = std::strtod(text.c_str(), nullptr);
+    if (!std::isfinite(*out)) return fail("number out of range for \"" + key + "\"");
+    return true;
+  }
+
+  bool string(std::string *out) {
+    if (!take('"')) return fail("expected a string");
+    out->clear();
+    while (pos_ < s_.size()) {
+      const unsigned char c = static_cast<unsigned char>(s_[pos_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return fail("control character in a string");
+      if (c != '\\') {
+        out->push_back(static_cast<char>(c));
+        continue;
+      }
+      if (pos_ >= s_.size()) break;
+      const char e = s_[pos_++];
+      switch (e) {
+        case '"': case '\\': case '/': out->push_back(e); break;
+        case 'b': out->push_back('\b'); break;
+        case 'f': out->push_back('\f'); break;
+        case 'n': out->push_back('\n'); break;
+        case 'r': out->push_back('\r'); break;
+        case 't': out->push_back('\t'); break;
+        case 'u': {
+          unsigned code = 0;
+          if (!hex4(&code)) return fail("bad \\u escape");
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            unsigned low = 0;
+            if (!(take('\\') && take('u') && hex4(&low) && low >= 0xDC00 && low <= 0xDFFF))
+              return fail("unpaired surrogate in a string");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+          } else if (code >= 0xDC00 && code <= 0xDFFF) {
+            return fail("unpaired surrogate in a string");
+          }
+          utf8(code, out);
+          break;
+        }
+        default: return fail("bad escape in a string");
+      }
+    }
+    return fail("unterminated string");
+  }
+
+  bool hex4(unsigned *code) {
+    if (s_.size() - pos_ < 4) return false;
+    *code = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = s_[pos_++];
+      unsigned v;
+      if (c >= '0' && c <= '9') v = c - '0';
+      else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+      else return false;
+      *code = *code * 16 + v;
+    }
+    return true;
+  }
+
+  static void utf8(unsigned code, std::string *out) {
+    if (code < 0x80) {
+      out->push_back(static_cast<char>(code));
+    } else if (code < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (code >> 6)));
+      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else if (code < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (code >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (code >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (code & 0x3F)));
+    }
+  }
+
+  bool word(const char *w) {
+    std::size_t n = 0;
+    while (w[n]) ++n;
+    if (s_.compare(pos_, n, w) != 0) return false;
+    pos_ += n;
+    return true;
+  }
+  bool digit() const { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; }
+  bool peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
+  bool take(char c) {
+    if (!peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  void skip_space() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
+  }
+  bool fail(const std::string &why) {
+    if (error_.empty()) error_ = why + " (at byte " + std::to_string(pos_) + ")";
+    return false;
+  }
+
+  const std::string &s_;
+  std::size_t pos_ = 0;
+  std::string error_;
+};
+
+bool get_int(const std::map<std::string, MetadataValue> &values, const char *key, long long lo,
+             long long hi, long long *out, std::string *error) {
+  const auto it = values.find(key);
+  if (it == values.end()) return true;
+  const MetadataValue &v = it->second;
+  if (v.kind != MetadataValue::Kind::Number || v.number != std::floor(v.number) || v.number < lo ||
+      v.number > hi) {
+    *error = std::string("\"") + key + "\" must be a whole number from " + std::to_string(lo) +
+             " to " + std::to_string(hi);
+    return false;
+  }
+  *out = static_cast<long long>(v.number);
+  return true;
+}
+
+bool get_string(const std::map<std::string, MetadataValue> &values, const char *key,
+                std::string *out, std::string *error) {
+  const auto it = values.find(key);
+  if (it == values.end()) return true;
+  if (it->second.kind != MetadataValue::Kind::String) {
+    *error = std::string("\"") + key + "\" must be a string";
+    return false;
+  }
+  *out = it->second.text;
+  return true;
+}
+
+}  // namespace
+
+bool parse_flat_json(const std::string &json, std::map<std::string, MetadataValue> *out,
+                     std::string *error) {
+  Parser parser(json);
+  out->clear();
+  if (parser.object(out)) return true;
+  *error = parser.error();
+  return false;
+}
+
+bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *error) {
+  std::map<std::string, MetadataValue> values;
+  std::string why;
+  if (!parse_flat_json(json, &values, &why)) {
+    *error = "its metadata is not valid JSON: " + why;
+    return false;
+  }
+  std::string format;
+  if (!get_string(values, "format", &format, &why)) {
+    *error = "its metadata is invalid: " + why;
+    return false;
+  }
+  if (!format.empty() && format != "fdikp-deblur-model") {
+    *error = "its metadata names an unknown format \"" + format + "\"";
+    return false;
+  }
+  long long format_version = 1, default_stages = info->default_stages,
+            max_stages = info->max_stages, base_multiple = info->base_multiple,
+            tile = info->recommended_tile_size, overlap = info->recommended_tile_overlap,
+            parameters = info->parameters;
+  const bool ok =
+      get_int(values, "format_version", 1, 1000000, &format_version, &why) &&
+      get_string(values, "architecture", &info->architecture, &why) &&
+      get_string(values, "version", &info->version, &why) &&
+      get_string(values, "training", &info->training, &why) &&
+      get_int(values, "max_stages", 1, 5, &max_stages, &why) &&
+      get_int(values, "default_stages", 1, max_stages, &default_stages, &why) &&
+      get_int(values, "base_multiple", 1, 1024, &base_multiple, &why) &&
+      get_int(values, "recommended_tile_size", 16, 16384, &tile, &why) &&
+      get_int(values, "recommended_tile_overlap", 0, 4096, &overlap, &why) &&
+      get_int(values, "parameters", 0, std::numeric_limits<int>::max(), &parameters, &why);
+  if (!ok) {
+    *error = "its metadata is invalid: " + why;
+    return false;
+  }
+  if (format_version > 1) {
+    *error = "it was exported in metadata format " + std::to_string(format_version) +
+             ", newer than this filter reads (1): update the filter";
+    return false;
+  }
+  const auto bpp = values.find("memory_bytes_per_pixel");
+  if (bpp != values.end()) {
+    if (bpp->second.kind != MetadataValue::Kind::Number || !(bpp->second.number >= 0.0) ||
+        bpp->second.number > 1e9) {
+      *error = "its metadata is invalid: \"memory_bytes_per_pixel\" must be a number from 0 to 1e9";
+      return false;
+    }
+    info->memory_bytes_per_pixel = bpp->second.number;
+  }
+  info->default_stages = static_cast<int>(default_stages);
+  info->max_stages = static_cast<int>(max_stages);
+  info->base_multiple = static_cast<int>(base_multiple);
+  info->recommended_tile_size = static_cast<int>(tile);
+  info->recommended_tile_overlap = static_cast<int>(overlap);
+  info->parameters = parameters;
+  return true;
+}
+
+}  // namespace fdikp

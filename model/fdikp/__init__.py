@@ -1,0 +1,17 @@
+"""FDIKP: frequency-driven inverse kernel prediction for defocus deblurring.
+
+A PyTorch reading of Zhang, Tang, Li, Chen and Wu, "Frequency-Driven Inverse
+Kernel Prediction for Single Image Defocus Deblurring" (arXiv 2508.12736),
+following the project's specification (design/fdikp-architecture.md).
+
+Submodules:
+    network  the scale-recurrent FDIKP network (``from fdikp.network import
+             FDIKP``) and the padding helpers the exported model uses
+    fikp     FIKP = DIKP (inverse kernel prediction) + PAC (its application)
+    dsrm     DSRM: encoder, DDM, decoder and the APU recurrent unit
+    export   ``python3 -m fdikp.export``: checkpoint -> TorchScript file
+    summary  ``python3 -m fdikp.summary``: parameter count per module
+"""
+
+# Kept equal to the Meson project version: the exported model records it.
+__version__ = "0.1.0"

@@ -1,0 +1,215 @@
+"""Export FDIKP weights to the TorchScript file the C++ engine loads.
+
+    python3 -m fdikp.export --weights CKPT.pt --out FILE.pt
+        [--stages-default 3] [--training-summary TEXT]
+
+The file's forward(image, stages) takes N x 3 x H x W float32 in [0, 1] of
+any size (1 x 1 included) and a stage count 1..5, pads the image to the
+multiple the stage count needs, runs the network, crops back and clamps to
+[0, 1]. The archive carries a flat JSON object, `fdikp.json`, that the
+engine reads (format, version, stage limits, tiling advice, memory per
+pixel, parameter count, training summary).
+
+`--random-init --seed N` exports an untrained network. It exists ONLY for
+tests of the export and of the engine; its output is meaningless, and
+its metadata says so.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Dict, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import __version__
+from .network import (BASE_MULTIPLE, FDIKP, MAX_STAGES, TRAINED_STAGES,
+                      crop, pad_to_multiple, size_multiple)
+
+FORMAT = "fdikp-deblur-model"
+FORMAT_VERSION = 1
+METADATA_NAME = "fdikp.json"
+RECOMMENDED_TILE_SIZE = 512
+RECOMMENDED_TILE_OVERLAP = 64
+RANDOM_INIT_SUMMARY = ("TEST ONLY: randomly initialised network (seed {}), "
+                       "never trained; its output is meaningless")
+
+# Run in a fresh interpreter so that the peak resident memory it reports
+# belongs to this model alone: argv = [model file, image side].
+_MEMORY_PROBE = """
+import resource, sys, torch
+model = torch.jit.load(sys.argv[1])
+side = int(sys.argv[2])
+with torch.inference_mode():
+    model(torch.rand(1, 3, 16, 16), 3)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model(torch.rand(1, 3, side, side), 3)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024 / (side * side))
+"""
+
+
+class DeblurModel(nn.Module):
+    """The exported model: pad -> FDIKP (finest stage) -> crop -> clamp."""
+
+    def __init__(self, net: FDIKP):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: Tensor, stages: int) -> Tensor:
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError("expected an N x 3 x H x W image")
+        if stages < 1 or stages > self.net.max_stages:
+            raise ValueError("stages must be 1.." + str(self.net.max_stages)
+                             + ", got " + str(stages))
+        padded, height, width = pad_to_multiple(image, size_multiple(stages))
+        restored = self.net.stage_outputs(padded, stages)[-1]
+        return crop(restored, height, width).clamp(0.0, 1.0)
+
+
+def state_dict_from_checkpoint(
+        checkpoint: Union[Dict[str, Tensor], Dict[str, object]]
+) -> Dict[str, Tensor]:
+    """The network's state_dict from {'model': state_dict, ...} or a bare
+    state_dict; a 'module.' prefix (SWA's AveragedModel, DataParallel) and
+    SWA's n_averaged counter are dropped."""
+    state = checkpoint.get("model", checkpoint)
+    if not isinstance(state, dict):
+        raise ValueError("checkpoint['model'] is not a state_dict")
+    cleaned = {}
+    for key, value in state.items():
+        if key == "n_averaged":
+            continue
+        if key.startswith("module."):
+            key = key[len("module."):]
+        cleaned[key] = value
+    return cleaned
+
+
+def load_network(weights: str) -> FDIKP:
+    checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
+    net = FDIKP()
+    net.load_state_dict(state_dict_from_checkpoint(checkpoint))
+    return net.eval()
+
+
+def script_for_inference(net: FDIKP) -> torch.jit.ScriptModule:
+    """torch.jit.script + freeze: the weights become constants of the
+    graph, so the file is self-contained and BatchNorm is folded."""
+    net.eval()
+    scripted = torch.jit.script(DeblurModel(net).eval())
+    return torch.jit.freeze(scripted)
+
+
+def measure_memory_bytes_per_pixel(model_file: str, side: int) -> int:
+    """Peak resident memory added by one 3-stage run on a side x side
+    image, per input pixel (CPU, float32)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, model_file, str(side)],
+        check=True, capture_output=True, text=True)
+    return int(round(float(result.stdout.strip().splitlines()[-1])))
+
+
+def metadata(net: FDIKP, default_stages: int, memory_bytes_per_pixel: int,
+             training: str) -> Dict[str, Union[str, int, float]]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": "FDIKP",
+        "version": __version__,
+        "default_stages": default_stages,
+        "max_stages": MAX_STAGES,
+        "base_multiple": BASE_MULTIPLE,
+        "recommended_tile_size": RECOMMENDED_TILE_SIZE,
+        "recommended_tile_overlap": RECOMMENDED_TILE_OVERLAP,
+        "memory_bytes_per_pixel": memory_bytes_per_pixel,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "training": training,
+    }
+
+
+def export(net: FDIKP, out: str, default_stages: int = TRAINED_STAGES,
+           training: str = "", memory_probe_side: int = 512
+           ) -> Dict[str, Union[str, int, float]]:
+    """Write `out`; returns the metadata stored in it."""
+    if not 1 <= default_stages <= MAX_STAGES:
+        raise ValueError(f"default stages must be 1..{MAX_STAGES}")
+    model = script_for_inference(net)
+    out_dir = os.path.dirname(os.path.abspath(out))
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        probe_file = os.path.join(tmp, "probe.pt")
+        torch.jit.save(model, probe_file)
+        memory = measure_memory_bytes_per_pixel(probe_file,
+                                                memory_probe_side)
+    info = metadata(net, default_stages, memory, training)
+    torch.jit.save(model, out,
+                   _extra_files={METADATA_NAME: json.dumps(info, indent=1)})
+    return info
+
+
+def read_metadata(model_file: str) -> Dict[str, Union[str, int, float]]:
+    files = {METADATA_NAME: ""}
+    torch.jit.load(model_file, _extra_files=files)
+    return json.loads(files[METADATA_NAME])
+
+
+def training_summary_from(weights: str) -> Optional[str]:
+    checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
+    summary = checkpoint.get("training_summary")
+    return summary if isinstance(summary, str) else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m fdikp.export",
+        description="Export FDIKP weights to a TorchScript model file.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--weights", metavar="CKPT.pt",
+                        help="checkpoint: {'model': state_dict, ...} or a "
+                             "bare state_dict")
+    source.add_argument("--random-init", action="store_true",
+                        help="FOR TESTS ONLY: export an untrained, randomly "
+                             "initialised network (never ship it)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of --random-init (default 0)")
+    parser.add_argument("--out", required=True, metavar="FILE.pt")
+    parser.add_argument("--stages-default", type=int, default=TRAINED_STAGES,
+                        choices=range(1, MAX_STAGES + 1), metavar="S",
+                        help=f"stage count the engine uses by default "
+                             f"(1..{MAX_STAGES}, default {TRAINED_STAGES})")
+    parser.add_argument("--training-summary", metavar="TEXT",
+                        help="how the weights were trained (stored in the "
+                             "file; default: the checkpoint's "
+                             "'training_summary' entry)")
+    parser.add_argument("--memory-probe-size", type=int, default=512,
+                        metavar="PX",
+                        help="side of the image used to measure memory per "
+                             "pixel (default 512, the recommended tile)")
+    args = parser.parse_args(argv)
+
+    if args.random_init:
+        if args.training_summary:
+            parser.error("--training-summary describes trained weights; "
+                         "--random-init has none")
+        torch.manual_seed(args.seed)
+        net = FDIKP().eval()
+        training = RANDOM_INIT_SUMMARY.format(args.seed)
+        print("WARNING: exporting a RANDOMLY INITIALISED network for tests; "
+              "it is not a deblurring model", file=sys.stderr)
+    else:
+        net = load_network(args.weights)
+        training = (args.training_summary
+                    or training_summary_from(args.weights)
+                    or "not recorded")
+    info = export(net, args.out, args.stages_default, training,
+                  args.memory_probe_size)
+    print(json.dumps(info, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The scale-recurrent FDIKP network (Sec. 3.1 of arXiv 2508.12736).
+
+Stages run coarse to fine over an image pyramid. At every stage s the SAME
+FIKP, DSRM and output convolution are applied (Eq. 1-2):
+
+    F   = cat[FIKP(x_s), FIKP(prev_s)]            36 x h x w
+    C   = DSRM(x_s, state)                        12 x h x w
+    y_s = Conv1x1(F * C')                          3 x h x w
+
+where prev_s is x_s at the first stage and the previous output upsampled
+x2 otherwise, and C' repeats each 6-channel half of C once per colour (one
+coefficient per kernel, shared by R, G and B). Because nothing is
+stage-specific, the number of stages is an argument of forward().
+"""
+
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .dsrm import DSRM
+from .fikp import FIKP, NUM_KERNELS
+
+BASE_MULTIPLE = 4  # the DSRM downsamples twice
+MAX_STAGES = 5
+TRAINED_STAGES = 3
+
+
+def size_multiple(stages: int, base: int = BASE_MULTIPLE) -> int:
+    """Image sides must be multiples of this for `stages` stages."""
+    return base << (stages - 1)  # base * 2^(S-1), kept an int
+
+
+def down2(x: Tensor) -> Tensor:
+    """Pyramid step: x2 bilinear downsampling with align_corners=False.
+
+    On even sides that is exactly the mean of each 2x2 block, computed
+    here as such. Use it for the ground-truth pyramid too.
+    """
+    return F.avg_pool2d(x, 2)
+
+
+def pyramid(x: Tensor, stages: int) -> List[Tensor]:
+    """[x_{1/2^(S-1)}, ..., x_{1/2}, x], coarse to fine."""
+    levels = [x]
+    for _ in range(stages - 1):
+        levels.insert(0, down2(levels[0]))
+    return levels
+
+
+def resize(x: Tensor, height: int, width: int) -> Tensor:
+    """Bilinear resize (align_corners=False) to height x width."""
+    return F.interpolate(x, size=[height, width], mode="bilinear",
+                         align_corners=False)
+
+
+def _pad_side(x: Tensor, dim: int, amount: int) -> Tensor:
+    """Pad the end of spatial dim (2 = height, 3 = width) by amount."""
+    if amount == 0:
+        return x
+    pads = [0, amount, 0, 0] if dim == 3 else [0, 0, 0, amount]
+    # Reflection needs a side longer than the pad; a tiny side (a 1-pixel
+    # line, a 1 x 1 image) is repeated instead.
+    mode = "reflect" if amount < x.shape[dim] else "replicate"
+    return F.pad(x, pads, mode=mode)
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> Tuple[Tensor, int, int]:
+    """Pad the bottom and right of N x C x H x W so that both sides are
+    multiples of `multiple`; returns (padded, H, W) for crop()."""
+    height, width = x.shape[2], x.shape[3]
+    x = _pad_side(x, 2, (-height) % multiple)
+    x = _pad_side(x, 3, (-width) % multiple)
+    return x, height, width
+
+
+def crop(x: Tensor, height: int, width: int) -> Tensor:
+    """Undo pad_to_multiple: the top-left height x width."""
+    return x[:, :, :height, :width]
+
+
+class FDIKP(nn.Module):
+    """Frequency-driven inverse kernel prediction network.
+
+    net(x, stages=3): x is N x 3 x H x W in [0, 1] with H and W multiples
+    of FDIKP.size_multiple(stages). In training mode it returns every
+    stage's output, coarse to fine (the last at full resolution), for the
+    multi-scale loss; in eval mode only the finest. Outputs are not
+    clamped: the loss sees the raw values, the exported model clamps.
+    """
+
+    size_multiple = staticmethod(size_multiple)
+
+    def __init__(self):
+        super().__init__()
+        self.max_stages = MAX_STAGES
+        self.fikp = FIKP()
+        self.dsrm = DSRM()
+        self.out_conv = nn.Conv2d(2 * 3 * (NUM_KERNELS + 1), 3, 1)
+
+    def stage(self, x: Tensor, prev: Tensor,
+              state: Tuple[Tensor, Tensor]) -> Tuple[Tensor,
+                                                     Tuple[Tensor, Tensor]]:
+        """One scale: y_s = Conv1x1(cat[FIKP(x), FIKP(prev)] * C')."""
+        features = torch.cat([self.fikp(x), self.fikp(prev)], dim=1)
+        coefficients, state = self.dsrm(x, state)
+        current, previous = coefficients.chunk(2, dim=1)
+        # Channels of a FIKP output are colour-major (c * (N+1) + n), so
+        # repeating the N+1 coefficients once per colour lines them up.
+        weights = torch.cat([current.repeat(1, 3, 1, 1),
+                             previous.repeat(1, 3, 1, 1)], dim=1)
+        return self.out_conv(features * weights), state
+
+    def stage_outputs(self, x: Tensor, stages: int) -> List[Tensor]:
+        """Every stage's output, coarse to fine."""
+        if stages < 1 or stages > self.max_stages:
+            raise ValueError("stages must be 1.." + str(self.max_stages)
+                             + ", got " + str(stages))
+        multiple = size_multiple(stages)
+        if x.shape[2] % multiple != 0 or x.shape[3] % multiple != 0:
+            raise ValueError("image sides must be multiples of "
+                             + str(multiple) + " for " + str(stages)
+                             + " stages; pad with pad_to_multiple()")
+        levels = pyramid(x, stages)
+        state = self.dsrm.initial_state(levels[0])
+        prev = levels[0]
+        outputs: List[Tensor] = []
+        for index, level in enumerate(levels):
+            if index > 0:
+                height, width = level.shape[2], level.shape[3]
+                prev = resize(outputs[-1], height, width)
+                # The APU state lives at half the stage's resolution.
+                state = (resize(state[0], height // 2, width // 2),
+                         resize(state[1], height // 2, width // 2))
+            y, state = self.stage(level, prev, state)
+            outputs.append(y)
+        return outputs
+
+    @torch.jit.unused
+    def forward(self, x: Tensor, stages: int = TRAINED_STAGES):
+        """List of stage outputs in training mode, the finest in eval."""
+        outputs = self.stage_outputs(x, stages)
+        return outputs if self.training else outputs[-1]

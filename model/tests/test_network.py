@@ -1,0 +1,238 @@
+"""The FDIKP network in eager PyTorch: sizes, the paper's building blocks,
+numerical safety and trainability. CPU-small: images of at most 64 x 64."""
+
+import math
+import unittest
+
+import torch
+import torch.nn.functional as F
+
+from fdikp.fikp import DIKP, PAC, Predictor
+from fdikp.network import (FDIKP, crop, down2, pad_to_multiple,
+                           size_multiple)
+
+torch.set_num_threads(2)
+
+PAPER_PARAMETERS = 5.52e6
+
+
+def smooth_image(batch: int, size: int, seed: int = 0) -> torch.Tensor:
+    """A photo-like test image: random blobs, values in [0, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(batch, 3, size // 8, size // 8, generator=gen)
+    return F.interpolate(coarse, size=[size, size], mode="bicubic",
+                         align_corners=False).clamp(0, 1)
+
+
+def box_blur(x: torch.Tensor, radius: int) -> torch.Tensor:
+    kernel = torch.ones(3, 1, 2 * radius + 1, 2 * radius + 1)
+    kernel /= kernel[0].numel()
+    padded = F.pad(x, [radius] * 4, mode="replicate")
+    return F.conv2d(padded, kernel, groups=3)
+
+
+class NetworkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.manual_seed(0)
+        cls.net = FDIKP()
+
+    def test_parameter_count_matches_the_paper(self):
+        total = sum(p.numel() for p in self.net.parameters())
+        self.assertLess(abs(total - PAPER_PARAMETERS) / PAPER_PARAMETERS,
+                        0.05, f"{total} parameters")
+        fikp = sum(p.numel() for p in self.net.fikp.parameters())
+        self.assertLess(abs(fikp - 104e3), 5e3, "FIKP ~104k (spec)")
+
+    def test_size_multiple(self):
+        self.assertEqual([size_multiple(s) for s in range(1, 6)],
+                         [4, 8, 16, 32, 64])
+        self.assertEqual(FDIKP.size_multiple(3), 16)
+
+    def test_training_mode_returns_every_stage_coarse_to_fine(self):
+        self.net.train()
+        x = torch.rand(2, 3, 64, 64)
+        for stages in range(1, 6):
+            with self.subTest(stages=stages), torch.no_grad():
+                outputs = self.net(x, stages=stages)
+                self.assertIsInstance(outputs, list)
+                self.assertEqual(len(outputs), stages)
+                for index, y in enumerate(outputs):
+                    side = 64 >> (stages - 1 - index)
+                    self.assertEqual(tuple(y.shape), (2, 3, side, side))
+
+    def test_eval_mode_returns_the_finest_output(self):
+        self.net.eval()
+        x = torch.rand(2, 3, 16, 48)
+        with torch.no_grad():
+            y = self.net(x, stages=3)
+            outputs = self.net.stage_outputs(x, 3)
+        self.assertIsInstance(y, torch.Tensor)
+        self.assertEqual(tuple(y.shape), (2, 3, 16, 48))
+        torch.testing.assert_close(y, outputs[-1])
+
+    def test_batch_items_are_independent_in_eval(self):
+        self.net.eval()
+        x = torch.rand(2, 3, 32, 32)
+        with torch.no_grad():
+            both = self.net(x, stages=2)
+            first = self.net(x[:1], stages=2)
+        torch.testing.assert_close(both[:1], first, atol=1e-5, rtol=0)
+
+    def test_rejects_bad_sizes_and_stage_counts(self):
+        self.net.eval()
+        with self.assertRaisesRegex(ValueError, "multiples of 16"):
+            self.net(torch.rand(1, 3, 24, 32), stages=3)
+        for stages in (0, 6):
+            with self.assertRaisesRegex(ValueError, "stages must be"):
+                self.net(torch.rand(1, 3, 64, 64), stages=stages)
+
+    def test_no_nan_or_inf_on_degenerate_images(self):
+        """Flat images have an all-zero spectrum apart from DC: log, angle
+        and the phase normalisation must stay finite."""
+        self.net.eval()
+        bright_pixel = torch.zeros(1, 3, 32, 32)
+        bright_pixel[:, :, 13, 21] = 1.0
+        cases = {
+            "black": torch.zeros(1, 3, 32, 32),
+            "white": torch.ones(1, 3, 32, 32),
+            "grey": torch.full((1, 3, 32, 32), 0.5),
+            "single bright pixel": bright_pixel,
+        }
+        for name, x in cases.items():
+            for stages in (1, 3):
+                with self.subTest(image=name, stages=stages):
+                    with torch.no_grad():
+                        y = self.net(x, stages=stages)
+                    self.assertTrue(torch.isfinite(y).all())
+
+    def test_training_steps_reduce_loss_and_reach_every_module(self):
+        torch.manual_seed(1)
+        net = FDIKP().train()
+        sharp = smooth_image(2, 32)
+        blurry = box_blur(sharp, 2)
+        targets = [sharp]
+        for _ in range(2):
+            targets.insert(0, down2(targets[0]))
+
+        def loss_fn():
+            outputs = net(blurry, stages=3)
+            return sum(F.mse_loss(y, t) for y, t in zip(outputs, targets))
+
+        optimiser = torch.optim.Adam(net.parameters(), lr=1e-3)
+        losses = []
+        for step in range(6):
+            optimiser.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            if step == 0:
+                silent = [name for name, p in net.named_parameters()
+                          if p.grad is None or not p.grad.abs().sum() > 0]
+                self.assertEqual(silent, [], "parameters without gradient")
+                for grad in (p.grad for p in net.parameters()):
+                    self.assertTrue(torch.isfinite(grad).all())
+            optimiser.step()
+            losses.append(loss.item())
+        self.assertLess(losses[-1], 0.8 * losses[0], losses)
+
+
+class PredictorTest(unittest.TestCase):
+    def test_each_kernel_is_its_own_softmax_group(self):
+        torch.manual_seed(0)
+        kernels = Predictor()(torch.randn(2, 3, 24, 24))
+        self.assertEqual(tuple(kernels.shape), (2, 5, 5, 5))
+        torch.testing.assert_close(kernels.sum(dim=[2, 3]),
+                                   torch.ones(2, 5))
+        self.assertTrue((kernels > 0).all())
+
+
+class DIKPTest(unittest.TestCase):
+    def test_inverse_kernel_is_the_shifted_inverse_dft(self):
+        torch.manual_seed(0)
+        dikp = DIKP()
+        magnitude = torch.rand(2, 5, 5, 5) * 2
+        phi = (torch.rand(2, 5, 5, 5) * 2 - 1) * math.pi
+        spectrum = torch.polar(magnitude.double(), phi.double())
+        expected = torch.fft.fftshift(torch.fft.ifft2(spectrum).real,
+                                      dim=[-2, -1])
+        torch.testing.assert_close(dikp.inverse_kernel(magnitude, phi),
+                                   expected.float(), atol=1e-6, rtol=0)
+
+    def test_flat_spectrum_with_zero_phase_gives_a_delta(self):
+        """M = 1, phi = 0 everywhere is the identity filter."""
+        dikp = DIKP()
+        kernels = dikp.inverse_kernel(torch.ones(1, 1, 5, 5),
+                                      torch.zeros(1, 1, 5, 5))
+        delta = torch.zeros(1, 1, 5, 5)
+        delta[0, 0, 2, 2] = 1.0
+        torch.testing.assert_close(kernels, delta, atol=1e-6, rtol=0)
+
+
+class PACTest(unittest.TestCase):
+    def pac_with_dilation(self, dilation: float) -> PAC:
+        pac = PAC()
+        with torch.no_grad():
+            pac.dilation.weight.zero_()
+            # D = 1 + 3 sigmoid(b): solve for the wanted constant D.
+            share = (dilation - 1.0) / 3.0
+            bias = -100.0 if share == 0 else math.log(share / (1 - share))
+            pac.dilation.bias.fill_(bias)
+        return pac
+
+    def test_unit_dilation_is_a_plain_convolution(self):
+        torch.manual_seed(0)
+        z = torch.rand(2, 3, 12, 9)
+        kernels = torch.randn(2, 5, 5, 5)
+        out = self.pac_with_dilation(1.0)(z, kernels)
+        self.assertEqual(tuple(out.shape), (2, 18, 12, 9))
+        out = out.view(2, 3, 6, 12, 9)
+        torch.testing.assert_close(out[:, :, 0], z)
+        padded = F.pad(z, [2, 2, 2, 2], mode="replicate")
+        for b in range(2):
+            expected = F.conv2d(padded[b].unsqueeze(1),
+                                kernels[b].unsqueeze(1))
+            torch.testing.assert_close(out[b, :, 1:], expected,
+                                       atol=1e-5, rtol=0)
+
+    def test_dilation_spreads_the_taps(self):
+        torch.manual_seed(0)
+        z = torch.rand(1, 3, 20, 20)
+        kernels = torch.randn(1, 5, 5, 5)
+        out = self.pac_with_dilation(2.0)(z, kernels).view(1, 3, 6, 20, 20)
+        expected = F.conv2d(z[0].unsqueeze(1), kernels[0].unsqueeze(1),
+                            dilation=2)
+        # Away from the border, where border padding changes nothing.
+        torch.testing.assert_close(out[0, :, 1:, 4:-4, 4:-4], expected,
+                                   atol=1e-5, rtol=0)
+
+    def test_dilation_starts_near_one(self):
+        torch.manual_seed(0)
+        d = PAC().dilation_map(torch.rand(1, 3, 16, 16))
+        self.assertTrue(((d >= 1.0) & (d < 1.3)).all())
+
+
+class PaddingTest(unittest.TestCase):
+    def test_pad_and_crop_round_trip(self):
+        x = torch.rand(1, 3, 17, 23)
+        padded, height, width = pad_to_multiple(x, 16)
+        self.assertEqual(tuple(padded.shape), (1, 3, 32, 32))
+        torch.testing.assert_close(crop(padded, height, width), x)
+        # Reflection: the row after the last one mirrors the one before it.
+        torch.testing.assert_close(padded[:, :, 17], x[:, :, 15])
+
+    def test_tiny_sides_are_replicated(self):
+        x = torch.rand(1, 3, 1, 7)
+        padded, _, _ = pad_to_multiple(x, 16)
+        self.assertEqual(tuple(padded.shape), (1, 3, 16, 16))
+        torch.testing.assert_close(padded[:, :, 15, :7], x[:, :, 0])
+        # 9 extra columns > 6 available for reflection: replicated.
+        torch.testing.assert_close(padded[:, :, 0, 15], x[:, :, 0, 6])
+
+    def test_sizes_already_multiples_are_untouched(self):
+        x = torch.rand(1, 3, 32, 48)
+        padded, _, _ = pad_to_multiple(x, 16)
+        self.assertIs(padded, x)
+
+
+if __name__ == "__main__":
+    unittest.main()

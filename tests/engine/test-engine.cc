@@ -1,0 +1,296 @@
+// The engine end to end with fixture TorchScript models: exact results,
+// tiling, padding, progress, cancellation, and every bad-model message.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "../check.h"
+#include "engine/engine.h"
+
+namespace {
+
+std::string fixture(const std::string &name) {
+  const char *dir = std::getenv("FDIKP_FIXTURES");
+  return std::string(dir ? dir : "fixtures") + "/" + name;
+}
+
+// A deterministic image with detail at every scale, values in [0, 1].
+std::vector<float> test_image(int width, int height, int channels) {
+  std::vector<float> v(static_cast<std::size_t>(width) * height * channels);
+  unsigned state = 12345;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c) {
+        state = state * 1664525u + 1013904223u;
+        const float noise = (state >> 8) / 16777216.0f;
+        const float smooth = 0.5f + 0.4f * std::sin(0.05f * x + 0.9f * c) * std::cos(0.07f * y);
+        v[(static_cast<std::size_t>(y) * width + x) * channels + c] =
+            c == 3 ? noise : 0.7f * smooth + 0.3f * noise;
+      }
+  return v;
+}
+
+fdikp::Options options_for(const std::string &model, int tile = 0, int overlap = 16) {
+  fdikp::Options o;
+  o.model_path = fixture(model);
+  o.tile_size = tile;
+  o.tile_overlap = overlap;
+  o.device = fdikp::Device::Cpu;
+  return o;
+}
+
+double max_difference(const std::vector<float> &a, const std::vector<float> &b, int width,
+                      int height, int channels, int margin = 0, int only_channel = -1) {
+  double worst = 0;
+  for (int y = margin; y < height - margin; ++y)
+    for (int x = margin; x < width - margin; ++x)
+      for (int c = 0; c < channels; ++c) {
+        if (only_channel >= 0 && c != only_channel) continue;
+        const std::size_t i = (static_cast<std::size_t>(y) * width + x) * channels + c;
+        worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
+      }
+  return worst;
+}
+
+fdikp::Status run_image(const fdikp::Options &o, const std::vector<float> &in, std::vector<float> *out,
+                        int width, int height, int channels, fdikp::RunInfo *info = nullptr,
+                        const fdikp::Callbacks &callbacks = {}) {
+  out->assign(in.size(), -1.0f);
+  return fdikp::run_interleaved(o, in.data(), out->data(), width, height, channels, callbacks, info);
+}
+
+// A 3x3 sharpen applied directly, replicating borders: what the fixture
+// model computes on the whole image.
+std::vector<float> sharpen_reference(const std::vector<float> &in, int width, int height, int channels) {
+  std::vector<float> out(in);
+  auto at = [&](int x, int y, int c) {
+    x = std::clamp(x, 0, width - 1);
+    y = std::clamp(y, 0, height - 1);
+    return in[(static_cast<std::size_t>(y) * width + x) * channels + c];
+  };
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const float v = 5 * at(x, y, c) - at(x - 1, y, c) - at(x + 1, y, c) - at(x, y - 1, c) -
+                        at(x, y + 1, c);
+        out[(static_cast<std::size_t>(y) * width + x) * channels + c] = std::clamp(v, 0.0f, 1.0f);
+      }
+  return out;
+}
+
+}  // namespace
+
+TEST(identity_model_reproduces_the_image_through_many_tiles) {
+  const int w = 301, h = 203, ch = 4;
+  const auto in = test_image(w, h, ch);
+  std::vector<float> out;
+  fdikp::RunInfo info;
+  const auto status = run_image(options_for("identity.pt", 64, 16), in, &out, w, h, ch, &info);
+  CHECK(status.ok());
+  CHECK_EQ(status.message(), "");
+  CHECK(info.tiles > 12);
+  CHECK_EQ(info.tile_size, 64);
+  CHECK_NEAR(max_difference(in, out, w, h, ch), 0.0, 2e-6);
+  CHECK_EQ(max_difference(in, out, w, h, ch, 0, 3), 0.0);  // alpha untouched, bit for bit
+}
+
+TEST(sharpen_model_gives_the_same_result_tiled_and_untiled_away_from_borders) {
+  const int w = 257, h = 190, ch = 3;
+  const auto in = test_image(w, h, ch);
+  const auto reference = sharpen_reference(in, w, h, ch);
+  std::vector<float> whole, tiled;
+  CHECK(run_image(options_for("sharpen.pt", 1024), in, &whole, w, h, ch).ok());
+  // The engine pads tiles by reflection (here to the stage multiple, 4), the
+  // fixture by replication: only the outermost pixels may differ.
+  CHECK_NEAR(max_difference(reference, whole, w, h, ch, 1), 0.0, 1e-5);
+  fdikp::RunInfo info;
+  CHECK(run_image(options_for("sharpen.pt", 64, 16), in, &tiled, w, h, ch, &info).ok());
+  CHECK(info.tiles >= 20);
+  CHECK_NEAR(max_difference(reference, tiled, w, h, ch, 1), 0.0, 1e-5);
+  // And the blur model really changes the image (so the checks above mean something).
+  std::vector<float> blurred;
+  CHECK(run_image(options_for("blur.pt", 64, 16), in, &blurred, w, h, ch).ok());
+  CHECK(max_difference(in, blurred, w, h, ch) > 0.1);
+}
+
+TEST(tiny_and_odd_sizes_work) {
+  const int sizes[][2] = {{1, 1}, {1, 9}, {9, 1}, {2, 3}, {17, 23}, {7, 300}, {131, 5}};
+  for (const auto &size : sizes) {
+    const int w = size[0], h = size[1];
+    const auto in = test_image(w, h, 3);
+    std::vector<float> out;
+    for (int tile : {0, 64}) {
+      const auto status = run_image(options_for("identity.pt", tile), in, &out, w, h, 3);
+      CHECK(status.ok());
+      CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
+    }
+  }
+}
+
+TEST(tiles_are_padded_to_the_models_stage_multiple) {
+  const int w = 45, h = 77;
+  const auto in = test_image(w, h, 3);
+  for (int stages = 1; stages <= 5; ++stages) {
+    std::vector<float> out;
+    auto o = options_for("needs-multiple.pt", 64, 16);
+    o.stages = stages;
+    const auto status = run_image(o, in, &out, w, h, 3);
+    CHECK(status.ok());
+    if (!status.ok()) std::fprintf(stderr, "  stages %d: %s\n", stages, status.message().c_str());
+    CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
+  }
+}
+
+TEST(progress_rises_to_one_and_cancellation_stops_between_tiles) {
+  const int w = 200, h = 200;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  std::vector<double> seen;
+  fdikp::Callbacks callbacks;
+  callbacks.progress = [&](double f) { seen.push_back(f); };
+  fdikp::RunInfo info;
+  CHECK(run_image(options_for("identity.pt", 64, 16), in, &out, w, h, 3, &info, callbacks).ok());
+  CHECK_EQ(static_cast<int>(seen.size()), info.tiles);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CHECK_NEAR(seen.back(), 1.0, 1e-12);
+
+  int polls = 0;
+  callbacks.progress = nullptr;
+  callbacks.cancelled = [&] { return ++polls > 3; };
+  const auto status = run_image(options_for("identity.pt", 64, 16), in, &out, w, h, 3, &info, callbacks);
+  CHECK(status.cancelled());
+  CHECK(!status.ok());
+  CHECK_EQ(info.tiles, 3);
+}
+
+TEST(bad_models_give_clear_messages) {
+  struct Case {
+    const char *file;
+    const char *message;
+  } cases[] = {
+      {"no-such-model.pt", "does not exist"},
+      {"empty.pt", "is empty"},
+      {"random.pt", "is not a TorchScript model file"},
+      {"truncated.pt", "is not a TorchScript model file"},
+      {"throws.pt", "fixture model failure"},
+      {"wrong-shape.pt", "it must be the same"},
+      {"wrong-channels.pt", "it must be the same"},
+      {"nan.pt", "NaN"},
+      {"no-stages.pt", "forward must take (image: Tensor, stages: int)"},
+      {"bad-metadata.pt", "metadata is not valid JSON"},
+      {"future-metadata.pt", "newer than this filter reads"},
+      {"throws-large.pt", "fixture model failure on a large tile"},
+  };
+  const int w = 150, h = 100;
+  const auto in = test_image(w, h, 3);
+  for (const Case &c : cases) {
+    std::vector<float> out;
+    const auto status = run_image(options_for(c.file, 128), in, &out, w, h, 3);
+    CHECK(!status.ok());
+    CHECK(!status.cancelled());
+    CHECK_CONTAINS(status.message(), c.message);
+    if (std::string(c.file) != "no-such-model.pt") CHECK_CONTAINS(status.message(), c.file);
+  }
+  std::vector<float> out;
+  auto o = options_for("identity.pt");
+  o.model_path = fixture("");
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "is a directory");
+  o.model_path.clear();
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "no model file given");
+}
+
+TEST(the_next_run_after_a_failure_works) {
+  const int w = 90, h = 70;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  CHECK(!run_image(options_for("throws.pt"), in, &out, w, h, 3).ok());
+  CHECK(run_image(options_for("identity.pt"), in, &out, w, h, 3).ok());
+  CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
+}
+
+TEST(bad_options_are_refused) {
+  const int w = 20, h = 20;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  auto o = options_for("identity.pt");
+  o.stages = 0;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
+  o.stages = 6;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
+  o = options_for("identity.pt");
+  o.tile_size = -1;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile size");
+  o = options_for("identity.pt");
+  o.tile_overlap = -5;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile overlap");
+  o = options_for("identity.pt");
+  CHECK_CONTAINS(run_image(o, in, &out, 0, h, 3).message(), "empty");
+}
+
+TEST(cuda_requested_without_cuda_is_an_error_and_auto_falls_to_cpu) {
+  if (fdikp::runtime_summary().find("CUDA: not available") == std::string::npos) {
+    std::fprintf(stderr, "  (CUDA present: skipped)\n");
+    return;
+  }
+  const int w = 20, h = 20;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  auto o = options_for("identity.pt");
+  o.device = fdikp::Device::Cuda;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "CUDA is not available");
+  o.device = fdikp::Device::Auto;
+  fdikp::RunInfo info;
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.device == fdikp::Device::Cpu);
+}
+
+TEST(out_of_memory_halves_the_tile_and_retries) {
+  const int w = 300, h = 300;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  fdikp::RunInfo info;
+  const auto status = run_image(options_for("oom-large.pt", 256, 16), in, &out, w, h, 3, &info);
+  CHECK(status.ok());
+  CHECK_EQ(info.tile_size, 64);
+  CHECK_EQ(info.warnings.size(), 2u);
+  if (!info.warnings.empty()) CHECK_CONTAINS(info.warnings[0], "retrying with 128-pixel tiles");
+  CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
+}
+
+TEST(concurrent_runs_share_the_model_safely) {
+  const int w = 160, h = 120;
+  const auto in = test_image(w, h, 3);
+  const auto reference = sharpen_reference(in, w, h, 3);
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::vector<float> out;
+      const auto status = run_image(options_for("sharpen.pt", 64 + 32 * (t % 2), 16), in, &out, w, h, 3);
+      if (status.ok() && max_difference(reference, out, w, h, 3, 1) < 1e-5) ++good;
+    });
+  for (auto &thread : threads) thread.join();
+  CHECK_EQ(good.load(), 4);
+}
+
+TEST(metadata_is_read_and_default_for_bare_models) {
+  fdikp::ModelInfo info;
+  CHECK(fdikp::inspect_model(fixture("needs-multiple.pt"), fdikp::Device::Cpu, &info).ok());
+  CHECK_EQ(info.base_multiple, 4);
+  CHECK_EQ(info.architecture, "fixture");
+  fdikp::ModelInfo bare;
+  CHECK(fdikp::inspect_model(fixture("identity-bare.pt"), fdikp::Device::Cpu, &bare).ok());
+  CHECK_EQ(bare.architecture, "");
+  CHECK_EQ(bare.base_multiple, 1);
+}
+
+TEST(runtime_summary_names_the_blas) {
+  const std::string summary = fdikp::runtime_summary();
+  std::fprintf(stderr, "  %s\n", summary.c_str());
+  CHECK_CONTAINS(summary, "LibTorch");
+  CHECK_CONTAINS(summary, "BLAS");
+}
+
+CHECK_MAIN()
