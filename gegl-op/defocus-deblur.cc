@@ -93,8 +93,11 @@ engine_device (FdikpDeblurDevice device)
 static void
 prepare (GeglOperation *operation)
 {
-  /* sRGB-encoded float: what the model was trained on. */
-  const Babl *format = babl_format ("R'G'B'A float");
+  /* Perceptually encoded float, as the model was trained on (sRGB), in the
+   * image's own RGB space: a pass through an identity model changes nothing,
+   * and an sRGB photo reaches the model exactly as trained. */
+  const Babl *space  = gegl_operation_get_source_space (operation, "input");
+  const Babl *format = babl_format_with_space ("R'G'B'A float", space);
 
   gegl_operation_set_format (operation, "input", format);
   gegl_operation_set_format (operation, "output", format);
@@ -129,8 +132,9 @@ process (GeglOperation       *operation,
          gint                 level)
 {
   GeglProperties      *o      = GEGL_PROPERTIES (operation);
-  const Babl          *rgba   = babl_format ("R'G'B'A float");
-  const Babl          *rgb    = babl_format ("R'G'B' float");
+  const Babl          *rgba   = gegl_operation_get_format (operation, "output");
+  const Babl          *rgb    = babl_format_with_space ("R'G'B' float",
+                                                        babl_format_get_space (rgba));
   const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
   const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
                                                                    CANCEL_FLAG_KEY);
