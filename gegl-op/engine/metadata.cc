@@ -270,6 +270,13 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
     *error = "its metadata is invalid: " + why;
     return false;
   }
+  if (default_stages > max_stages) {
+    // Either key may be absent, so the range check on default_stages alone
+    // does not catch this.
+    *error = "its metadata is invalid: \"default_stages\" (" + std::to_string(default_stages) +
+             ") exceeds \"max_stages\" (" + std::to_string(max_stages) + ")";
+    return false;
+  }
   if (format_version > 1) {
     *error = "it was exported in metadata format " + std::to_string(format_version) +
              ", newer than this filter reads (1): update the filter";

@@ -60,6 +60,7 @@ TEST(out_of_range_values_name_the_key) {
   } cases[] = {
       {R"({"default_stages": 9})", "default_stages"},
       {R"({"max_stages": 3, "default_stages": 4})", "default_stages"},
+      {R"({"max_stages": 2})", "exceeds \"max_stages\""},  // found by fuzz-metadata
       {R"({"base_multiple": 0})", "base_multiple"},
       {R"({"base_multiple": 2.5})", "base_multiple"},
       {R"({"recommended_tile_size": "big"})", "recommended_tile_size"},
