@@ -69,6 +69,21 @@ static const bool textdomain_bound = [] {
  * operation under this key; the engine polls it before each tile. */
 #define CANCEL_FLAG_KEY "fdikp-deblur-cancel"
 
+/* After each run the operation carries, under this key, the failure message
+ * meant for the user (a UTF-8 string owned by the operation), or nothing
+ * when the run succeeded or was cancelled: a host that must report failures
+ * (the GIMP plug-in) reads it after processing, since GEGL has no error
+ * channel from an op to its caller. */
+#define ERROR_KEY "fdikp-deblur-error"
+
+static void
+set_error (GeglOperation *operation,
+           const gchar   *message)
+{
+  g_object_set_data_full (G_OBJECT (operation), ERROR_KEY,
+                          message ? g_strdup (message) : NULL, g_free);
+}
+
 static std::string
 default_model_path (void)
 {
@@ -144,8 +159,11 @@ process (GeglOperation       *operation,
   fdikp::RunInfo   info;
   std::vector<float> rows;
 
+  set_error (operation, NULL);
+
   if (! bounds || gegl_rectangle_is_empty (bounds) || gegl_rectangle_is_infinite_plane (bounds))
     {
+      set_error (operation, _("The input has no finite extent"));
       g_warning ("fdikp:defocus-deblur: the input has no finite extent; left unchanged");
       gegl_buffer_copy (input, result, GEGL_ABYSS_NONE, output, result);
       return TRUE;
@@ -201,8 +219,11 @@ process (GeglOperation       *operation,
       /* Whatever was written is discarded: on failure the output is the input. */
       gegl_buffer_copy (input, bounds, GEGL_ABYSS_NONE, output, bounds);
       if (! status.cancelled ())
-        g_warning ("fdikp:defocus-deblur: %s; the image is left unchanged",
-                   status.message ().c_str ());
+        {
+          set_error (operation, status.message ().c_str ());
+          g_warning ("fdikp:defocus-deblur: %s; the image is left unchanged",
+                     status.message ().c_str ());
+        }
     }
   gegl_operation_progress (operation, 1.0, (gchar *) "");
   return TRUE;
@@ -228,7 +249,7 @@ gegl_op_class_init (GeglOpClass *klass)
     "title",           _("Defocus Deblur"),
     "categories",      "enhance",
     "gimp:menu-path",  "<Image>/Filters/Enhance",
-    "gimp:menu-label", _("Defocus Deblur..."),
+    "gimp:menu-label", _("Defocus Deblur (Live Preview)..."),
     "description",
       _("Sharpens a photo whose subject missed focus with the FDIKP neural network "
         "(frequency-driven inverse kernel prediction), run by LibTorch on a CUDA GPU "

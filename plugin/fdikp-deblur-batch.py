@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""fdikp-deblur-batch: deblurs photos with GIMP's "Defocus Deblur" filter.
+
+usage: fdikp-deblur-batch -o OUTDIR [--model PATH] [--stages N]
+                          [--tile-size N] [--tile-overlap N]
+                          [--device auto|cpu|cuda] FILE|GLOB...
+
+One gimp-console runs the PDB procedure plug-in-fdikp-deblur on every file
+and exports the result under OUTDIR with the same name, hence the same
+format. One line per file tells how it went; a file that fails is named and
+the others are still processed; the exit status is 1 if any file failed.
+
+Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+"""
+
+import argparse
+import gettext
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+_ = gettext.translation("@GETTEXT_PACKAGE@", "@LOCALEDIR@", fallback=True).gettext
+
+PROCEDURE = "plug-in-fdikp-deblur"
+
+# Runs inside gimp-console (python-fu-eval): reads the job, writes one JSON
+# line per file to the results file as soon as that file is done.
+GIMP_SIDE = r'''
+import json, os, time
+import gi
+gi.require_version("Gimp", "3.0")
+from gi.repository import Gimp, Gio
+
+with open(os.environ["FDIKP_BATCH_JOB"]) as f:
+    job = json.load(f)
+
+def deblur(src, dst):
+    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(src))
+    try:
+        layers = image.get_selected_layers() or image.get_layers()
+        proc = Gimp.get_pdb().lookup_procedure(job["procedure"])
+        if proc is None:
+            raise RuntimeError("GIMP has no procedure " + job["procedure"])
+        cfg = proc.create_config()
+        cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+        cfg.set_property("image", image)
+        cfg.set_core_object_array("drawables", layers)
+        for name, value in job["arguments"].items():
+            cfg.set_property(name, value)
+        result = proc.run(cfg)
+        if result.index(0) != Gimp.PDBStatusType.SUCCESS:
+            message = result.index(1) if result.length() > 1 else ""
+            raise RuntimeError(message or str(result.index(0)))
+        if len(image.get_layers()) > 1:
+            image.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
+        if not Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image,
+                              Gio.File.new_for_path(dst), None):
+            raise RuntimeError("export failed")
+    finally:
+        image.delete()
+
+with open(job["results"], "a") as results:
+    for src, dst in job["files"]:
+        start = time.monotonic()
+        try:
+            deblur(src, dst)
+            record = {"file": src, "output": dst, "ok": True}
+        except Exception as e:
+            message = getattr(e, "message", None) or str(e)
+            record = {"file": src, "ok": False, "error": message}
+        record["seconds"] = time.monotonic() - start
+        results.write(json.dumps(record) + "\n")
+        results.flush()
+'''
+
+
+def expand(patterns):
+    """Files named or matched by the arguments, in order, each once; a name
+    that matches nothing stays, to be reported as missing."""
+    files = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        for path in matches or [pattern]:
+            if path not in files:
+                files.append(path)
+    return files
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="fdikp-deblur-batch",
+        description=_("Deblur photos with GIMP's Defocus Deblur filter; the results go to "
+                      "OUTDIR under the same names."))
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help=_("photos to deblur (file names or glob patterns)"))
+    parser.add_argument("-o", "--output-dir", required=True, metavar="OUTDIR",
+                        help=_("folder for the results (created if needed)"))
+    parser.add_argument("--model", default="",
+                        help=_("TorchScript model file; empty uses the installed default model"))
+    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--tile-size", type=int, default=0)
+    parser.add_argument("--tile-overlap", type=int, default=64)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    os.makedirs(args.output_dir, exist_ok=True)
+    files = expand(args.files)
+    failures = []
+    jobs = []
+    for path in files:
+        output = os.path.join(args.output_dir, os.path.basename(path))
+        if not os.path.isfile(path):
+            failures.append(path)
+            print(_("[{index}/{total}] {file}: FAILED: no such file").format(
+                index=len(jobs) + len(failures), total=len(files), file=path), flush=True)
+        elif os.path.abspath(output) == os.path.abspath(path):
+            failures.append(path)
+            print(_("[{index}/{total}] {file}: FAILED: the output would overwrite the input")
+                  .format(index=len(jobs) + len(failures), total=len(files), file=path),
+                  flush=True)
+        else:
+            jobs.append((os.path.abspath(path), os.path.abspath(output)))
+
+    with tempfile.TemporaryDirectory(prefix="fdikp-deblur-batch-") as tmp:
+        results_path = os.path.join(tmp, "results.jsonl")
+        job_path = os.path.join(tmp, "job.json")
+        open(results_path, "w").close()
+        with open(job_path, "w") as f:
+            json.dump({
+                "procedure": PROCEDURE,
+                "files": jobs,
+                "results": results_path,
+                "arguments": {"model": os.path.abspath(args.model) if args.model else "",
+                              "stages": args.stages, "tile-size": args.tile_size,
+                              "tile-overlap": args.tile_overlap, "device": args.device},
+            }, f)
+        done = {}
+        if jobs:
+            done = run_gimp(job_path, results_path, jobs, len(files) - len(jobs), len(files))
+        for src, _dst in jobs:
+            if src not in done:
+                failures.append(src)
+                print(_("[{index}/{total}] {file}: FAILED: GIMP stopped before this file")
+                      .format(index=len(files) - len(jobs) + len(done) + 1, total=len(files),
+                              file=src), flush=True)
+            elif not done[src]:
+                failures.append(src)
+
+    if failures:
+        print(_("{failed} of {total} files failed:").format(failed=len(failures),
+                                                         total=len(files)), file=sys.stderr)
+        for path in failures:
+            print("  " + path, file=sys.stderr)
+        return 1
+    print(_("{total} files deblurred into {folder}").format(total=len(files),
+                                                          folder=args.output_dir))
+    return 0
+
+
+def run_gimp(job_path, results_path, jobs, first_index, total):
+    """Runs gimp-console on the job, printing a line per file as results
+    arrive; returns {file: succeeded}."""
+    env = dict(os.environ, FDIKP_BATCH_JOB=job_path)
+    console = os.environ.get("GIMP_CONSOLE", "gimp-console-3.0")
+    log = tempfile.TemporaryFile(mode="w+")
+    gimp = subprocess.Popen(
+        [console, "-i", "-n", "--batch-interpreter", "python-fu-eval", "-b", "-", "--quit"],
+        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    gimp.stdin.write(GIMP_SIDE)
+    gimp.stdin.close()
+    done = {}
+    with open(results_path) as results:
+        while True:
+            finished = gimp.poll() is not None
+            for line in results.readlines():
+                record = json.loads(line)
+                done[record["file"]] = record["ok"]
+                index = first_index + len(done)
+                if record["ok"]:
+                    print(_("[{index}/{total}] {file} -> {output}: done in {seconds:.1f} s")
+                          .format(index=index, total=total, file=record["file"],
+                                  output=record["output"], seconds=record["seconds"]),
+                          flush=True)
+                else:
+                    print(_("[{index}/{total}] {file}: FAILED: {error}")
+                          .format(index=index, total=total, file=record["file"],
+                                  error=record["error"]), flush=True)
+            if finished:
+                break
+            time.sleep(0.2)
+    if gimp.returncode != 0 or len(done) < len(jobs):
+        log.seek(0)
+        sys.stderr.write(_("gimp-console exited with status {status}; its output:\n")
+                         .format(status=gimp.returncode) + log.read())
+    log.close()
+    return done
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,385 @@
+/* fdikp-deblur: the GIMP 3 filter "Defocus Deblur…", which runs the GEGL
+ * operation fdikp:defocus-deblur on the selected drawables in the plug-in's
+ * own process, so that its failures reach the user as messages.
+ *
+ * This program is free software: you can redistribute it and/or modify it
+ * under the terms of the GNU General Public License as published by the Free
+ * Software Foundation, either version 3 of the License, or (at your option)
+ * any later version.
+ *
+ * Copyright (C) 2026 The fdikp-deblur authors.
+ */
+
+#include "config.h"
+
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include <glib/gi18n-lib.h>
+
+#define PLUG_IN_PROC   "plug-in-fdikp-deblur"
+#define PLUG_IN_BINARY "fdikp-deblur"
+#define PLUG_IN_ROLE   "fdikp-deblur"
+
+#define OPERATION      "fdikp:defocus-deblur"
+
+/* Documented by the operation (gegl-op/defocus-deblur.cc): the failure
+ * message of its last run, as object data on the GeglOperation. */
+#define OP_ERROR_KEY   "fdikp-deblur-error"
+
+
+typedef struct _Deblur      Deblur;
+typedef struct _DeblurClass DeblurClass;
+
+struct _Deblur
+{
+  GimpPlugIn parent_instance;
+};
+
+struct _DeblurClass
+{
+  GimpPlugInClass parent_class;
+};
+
+#define DEBLUR_TYPE (deblur_get_type ())
+#define DEBLUR(obj) (G_TYPE_CHECK_INSTANCE_CAST ((obj), DEBLUR_TYPE, Deblur))
+
+GType                   deblur_get_type         (void) G_GNUC_CONST;
+
+static GList          * deblur_query_procedures (GimpPlugIn           *plug_in);
+static GimpProcedure  * deblur_create_procedure (GimpPlugIn           *plug_in,
+                                                 const gchar          *name);
+static gboolean         deblur_set_i18n         (GimpPlugIn           *plug_in,
+                                                 const gchar          *procedure_name,
+                                                 gchar               **gettext_domain,
+                                                 gchar               **catalog_dir);
+
+static GimpValueArray * deblur_run              (GimpProcedure        *procedure,
+                                                 GimpRunMode           run_mode,
+                                                 GimpImage            *image,
+                                                 GimpDrawable        **drawables,
+                                                 GimpProcedureConfig  *config,
+                                                 gpointer              run_data);
+
+
+G_DEFINE_TYPE (Deblur, deblur, GIMP_TYPE_PLUG_IN)
+
+GIMP_MAIN (DEBLUR_TYPE)
+
+
+static void
+deblur_class_init (DeblurClass *klass)
+{
+  GimpPlugInClass *plug_in_class = GIMP_PLUG_IN_CLASS (klass);
+
+  plug_in_class->query_procedures = deblur_query_procedures;
+  plug_in_class->create_procedure = deblur_create_procedure;
+  plug_in_class->set_i18n         = deblur_set_i18n;
+}
+
+static void
+deblur_init (Deblur *deblur)
+{
+}
+
+static GList *
+deblur_query_procedures (GimpPlugIn *plug_in)
+{
+  return g_list_append (NULL, g_strdup (PLUG_IN_PROC));
+}
+
+/* GIMP would look for catalogs only below the plug-in's own folder; ours are
+ * installed with the op's, in the system locale directory, so the domain is
+ * bound here and GIMP's own scheme is declined (FALSE). */
+static gboolean
+deblur_set_i18n (GimpPlugIn   *plug_in,
+                 const gchar  *procedure_name,
+                 gchar       **gettext_domain,
+                 gchar       **catalog_dir)
+{
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+
+  return FALSE;
+}
+
+/* The arguments are the operation's properties, with its names, labels,
+ * descriptions, ranges and defaults (the same msgids, so one translation
+ * serves both); tests/plugin checks that the two declarations agree. */
+static GimpProcedure *
+deblur_create_procedure (GimpPlugIn  *plug_in,
+                         const gchar *name)
+{
+  GimpProcedure *procedure;
+
+  if (g_strcmp0 (name, PLUG_IN_PROC) != 0)
+    return NULL;
+
+  procedure = gimp_image_procedure_new (plug_in, name,
+                                        GIMP_PDB_PROC_TYPE_PLUGIN,
+                                        deblur_run, NULL, NULL);
+
+  gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
+  gimp_procedure_set_sensitivity_mask (procedure,
+                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
+                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLES);
+
+  gimp_procedure_set_menu_label (procedure, _("Defocus Deblur..."));
+  gimp_procedure_add_menu_path (procedure, "<Image>/Filters/Enhance");
+
+  gimp_procedure_set_documentation (procedure,
+    _("Sharpen a photo whose subject missed focus with a neural network"),
+    _("Runs the FDIKP network (frequency-driven inverse kernel prediction) "
+      "through the GEGL operation fdikp:defocus-deblur on each selected "
+      "drawable, within the selection, as one undo step. Failures (a missing "
+      "or invalid model, an unavailable CUDA device, too little memory) are "
+      "reported and leave the image unchanged. Filters > Enhance > Defocus "
+      "Deblur (Live Preview) applies the same operation with an on-canvas "
+      "preview."),
+    name);
+  gimp_procedure_set_attribution (procedure,
+                                  "The fdikp-deblur authors",
+                                  "The fdikp-deblur authors",
+                                  "2026");
+
+  gimp_procedure_add_string_argument (procedure, "model",
+                                      _("Model"),
+                                      _("TorchScript model file; empty uses the installed default model"),
+                                      "",
+                                      G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "stages",
+                                   _("Stages"),
+                                   _("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"),
+                                   1, 5, 3,
+                                   G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "tile-size",
+                                   _("Tile size"),
+                                   _("Side of the square tiles the image is processed in, in pixels; 0 chooses it from the available memory"),
+                                   0, 8192, 0,
+                                   G_PARAM_READWRITE);
+  gimp_procedure_add_int_argument (procedure, "tile-overlap",
+                                   _("Tile overlap"),
+                                   _("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"),
+                                   0, 1024, 64,
+                                   G_PARAM_READWRITE);
+  /* The ids are the operation's enum values, the nicks its enum nicks. */
+  gimp_procedure_add_choice_argument (procedure, "device",
+                                      _("Device"),
+                                      _("Where the network runs: a CUDA GPU when available, otherwise the CPU"),
+                                      gimp_choice_new_with_values (
+                                        "auto", 0, _("Automatic (GPU if available)"), NULL,
+                                        "cpu",  1, _("CPU"),                          NULL,
+                                        "cuda", 2, _("CUDA GPU"),                     NULL,
+                                        NULL),
+                                      "auto",
+                                      G_PARAM_READWRITE);
+
+  return procedure;
+}
+
+
+typedef struct
+{
+  gchar *model;
+  gint   stages;
+  gint   tile_size;
+  gint   tile_overlap;
+  gint   device;
+} DeblurSettings;
+
+/* Where one drawable's run lies on the progress bar. */
+typedef struct
+{
+  gdouble start;
+  gdouble span;
+} ProgressSpan;
+
+/* The operation reports after each tile: the bar counts tiles. (GeglNode's
+ * "progress" signal carries only the fraction.) */
+static void
+progress_cb (GeglNode     *node,
+             gdouble       fraction,
+             ProgressSpan *span)
+{
+  gimp_progress_update (span->start + span->span * CLAMP (fraction, 0.0, 1.0));
+}
+
+/* Runs the operation over the whole drawable into its shadow buffer (the
+ * network needs the whole image as context; GIMP applies the selection when
+ * the shadow is merged). Returns FALSE with the operation's message when the
+ * run failed; the drawable itself is never touched here. */
+static gboolean
+deblur_into_shadow (GimpDrawable         *drawable,
+                    const DeblurSettings *settings,
+                    ProgressSpan         *span,
+                    GError              **error)
+{
+  GeglBuffer   *source = gimp_drawable_get_buffer (drawable);
+  GeglBuffer   *shadow = gimp_drawable_get_shadow_buffer (drawable);
+  GeglNode     *graph  = gegl_node_new ();
+  GeglNode     *input;
+  GeglNode     *deblur;
+  GeglNode     *output;
+  const gchar  *failure;
+  gboolean      ok;
+
+  input  = gegl_node_new_child (graph,
+                                "operation", "gegl:buffer-source",
+                                "buffer",    source,
+                                NULL);
+  deblur = gegl_node_new_child (graph,
+                                "operation",    OPERATION,
+                                "model",        settings->model ? settings->model : "",
+                                "stages",       settings->stages,
+                                "tile-size",    settings->tile_size,
+                                "tile-overlap", settings->tile_overlap,
+                                "device",       settings->device,
+                                NULL);
+  output = gegl_node_new_child (graph,
+                                "operation", "gegl:write-buffer",
+                                "buffer",    shadow,
+                                NULL);
+  gegl_node_link_many (input, deblur, output, NULL);
+
+  g_signal_connect (deblur, "progress", G_CALLBACK (progress_cb), span);
+
+  gegl_node_process (output);
+  gegl_buffer_flush (shadow);
+
+  failure = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (deblur)),
+                               OP_ERROR_KEY);
+  ok = (failure == NULL);
+  if (! ok)
+    g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
+                 /* TRANSLATORS: %s is the drawable's name, %s the engine's message */
+                 _("Defocus Deblur failed on \"%s\": %s"),
+                 gimp_item_get_name (GIMP_ITEM (drawable)), failure);
+
+  g_object_unref (graph);
+  g_object_unref (shadow);
+  g_object_unref (source);
+
+  return ok;
+}
+
+static GimpValueArray *
+deblur_run (GimpProcedure        *procedure,
+            GimpRunMode           run_mode,
+            GimpImage            *image,
+            GimpDrawable        **drawables,
+            GimpProcedureConfig  *config,
+            gpointer              run_data)
+{
+  DeblurSettings  settings = { 0 };
+  GError         *error    = NULL;
+  GList          *work     = NULL;
+  GList          *list;
+  gint            n_work;
+  gint            i;
+
+  gegl_init (NULL, NULL);
+
+  if (! drawables || ! drawables[0])
+    {
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("Defocus Deblur needs at least one selected drawable"));
+      return gimp_procedure_new_return_values (procedure, GIMP_PDB_CALLING_ERROR, error);
+    }
+
+  for (i = 0; drawables[i]; i++)
+    {
+      gint x, y, width, height;
+
+      if (gimp_item_is_group (GIMP_ITEM (drawables[i])))
+        {
+          g_list_free (work);
+          g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                       _("Defocus Deblur cannot change the layer group \"%s\"; "
+                         "select the layers inside it"),
+                       gimp_item_get_name (GIMP_ITEM (drawables[i])));
+          return gimp_procedure_new_return_values (procedure, GIMP_PDB_CALLING_ERROR, error);
+        }
+      /* A drawable outside the selection has nothing to change. */
+      if (gimp_drawable_mask_intersect (drawables[i], &x, &y, &width, &height))
+        work = g_list_append (work, drawables[i]);
+    }
+
+  if (run_mode == GIMP_RUN_INTERACTIVE)
+    {
+      GtkWidget *dialog;
+      gboolean   confirmed;
+
+      gimp_ui_init (PLUG_IN_BINARY);
+      dialog = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
+                                          _("Defocus Deblur"));
+      gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), NULL);
+      confirmed = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
+      gtk_widget_destroy (dialog);
+
+      if (! confirmed)
+        {
+          g_list_free (work);
+          return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
+        }
+    }
+
+  if (! gegl_has_operation (OPERATION))
+    {
+      g_list_free (work);
+      g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
+                   _("The GEGL operation %s is not installed: install fdikp-deblur's "
+                     "GEGL module in GEGL's plug-in folder"),
+                   OPERATION);
+      return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+    }
+
+  g_object_get (config,
+                "model",        &settings.model,
+                "stages",       &settings.stages,
+                "tile-size",    &settings.tile_size,
+                "tile-overlap", &settings.tile_overlap,
+                NULL);
+  settings.device = gimp_procedure_config_get_choice_id (config, "device");
+
+  gimp_progress_init (_("Defocus Deblur"));
+
+  /* Every drawable is deblurred into its shadow first; only when all have
+   * succeeded are the shadows merged, in one undo group, so that a failure
+   * leaves the image (and its undo history) exactly as it was. */
+  n_work = g_list_length (work);
+  i = 0;
+  for (list = work; list; list = list->next, i++)
+    {
+      ProgressSpan span = { (gdouble) i / n_work, 1.0 / n_work };
+
+      if (! deblur_into_shadow (list->data, &settings, &span, &error))
+        break;
+    }
+
+  if (! error && work)
+    {
+      gimp_image_undo_group_start (image);
+      for (list = work; list; list = list->next)
+        {
+          GimpDrawable *drawable = list->data;
+          gint          x, y, width, height;
+
+          gimp_drawable_merge_shadow (drawable, TRUE);
+          gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height);
+          gimp_drawable_update (drawable, x, y, width, height);
+        }
+      gimp_image_undo_group_end (image);
+
+      if (run_mode != GIMP_RUN_NONINTERACTIVE)
+        gimp_displays_flush ();
+    }
+
+  gimp_progress_end ();
+  g_list_free (work);
+  g_free (settings.model);
+
+  if (error)
+    return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
+
+  return gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
+}
