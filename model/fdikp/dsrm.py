@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .layers import BlockAlignedConv2d
+
 SLOPE = 0.2          # LeakyReLU slope used throughout the DSRM
 WIDTH = 64           # encoder/decoder channels
 BOTTLENECK = 160     # DDM channels
@@ -259,9 +261,9 @@ class ConvLSTMCell(nn.Module):
                  kernel_size: int = 5):
         super().__init__()
         self.hidden_channels = hidden_channels
-        self.gates = nn.Conv2d(in_channels + hidden_channels,
-                               4 * hidden_channels, kernel_size,
-                               padding=kernel_size // 2)
+        self.gates = BlockAlignedConv2d(in_channels + hidden_channels,
+                                        4 * hidden_channels, kernel_size,
+                                        padding=kernel_size // 2)
 
     def forward(self, x: Tensor, state: State) -> State:
         hidden, cell = state
@@ -285,7 +287,7 @@ class APU(nn.Module):
         super().__init__()
         self.out_channels = out_channels
         self.project = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, padding=1),
+            BlockAlignedConv2d(in_channels, out_channels, 3, padding=1),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(),
         )

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .layers import BlockAlignedConv2d
+
 KERNEL_SIZE = 5      # K: each inverse kernel is K x K
 NUM_KERNELS = 5      # N: inverse kernels predicted per image
 MAX_DILATION = 4.0   # d_max of the dilation map
@@ -87,7 +89,8 @@ class AmplitudeAttention(nn.Module):
     def __init__(self, kernel_size: int = KERNEL_SIZE):
         super().__init__()
         self.kernel_size = kernel_size
-        self.conv = nn.Conv2d(3, kernel_size * kernel_size, 3, padding=1)
+        self.conv = BlockAlignedConv2d(3, kernel_size * kernel_size, 3,
+                                       padding=1)
 
     def forward(self, amplitude: Tensor) -> Tensor:
         """B x 3 x h x w log amplitude -> B x 1 x K x K attention."""
@@ -190,7 +193,7 @@ class PAC(nn.Module):
         super().__init__()
         self.kernel_size = kernel_size
         self.max_dilation = max_dilation
-        self.dilation = nn.Conv2d(3, 1, 3, padding=1)
+        self.dilation = BlockAlignedConv2d(3, 1, 3, padding=1)
         nn.init.constant_(self.dilation.bias, -4.0)
         radius = kernel_size // 2
         steps = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -245,7 +248,7 @@ class FIKP(nn.Module):
         channels = 3 * (num_kernels + 1)
         self.dikp = DIKP(kernel_size, num_kernels)
         self.pac = PAC(kernel_size, max_dilation)
-        self.refine = nn.Conv2d(channels, channels, 3, padding=1)
+        self.refine = BlockAlignedConv2d(channels, channels, 3, padding=1)
 
     def forward(self, z: Tensor) -> Tensor:
         amplitude, phase = log_amplitude_and_phase(z)

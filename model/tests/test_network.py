@@ -1,11 +1,13 @@
 """The FDIKP network in eager PyTorch: sizes, the paper's building blocks,
 numerical safety and trainability. CPU-small: images of at most 64 x 64."""
 
+import copy
 import math
 import unittest
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from fdikp.fikp import DIKP, PAC, Predictor
 from fdikp.network import (FDIKP, crop, down2, pad_to_multiple,
@@ -43,6 +45,28 @@ class NetworkTest(unittest.TestCase):
                         0.05, f"{total} parameters")
         fikp = sum(p.numel() for p in self.net.fikp.parameters())
         self.assertLess(abs(fikp - 104e3), 5e3, "FIKP ~104k (spec)")
+
+    def test_every_convolution_is_exact_on_this_platform(self):
+        """Forward and input gradient of each convolution against float64,
+        which does not go through oneDNN (see layers.BlockAlignedConv2d)."""
+        torch.manual_seed(0)
+        for name, conv in self.net.named_modules():
+            if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
+                continue
+            with self.subTest(conv=name):
+                x = torch.rand(2, conv.in_channels, 12, 12,
+                               requires_grad=True)
+                y = conv(x)
+                grad_out = torch.randn_like(y)
+                (grad_in,) = torch.autograd.grad(y, x, grad_out)
+                exact = copy.deepcopy(conv).double()
+                x64 = x.detach().double().requires_grad_()
+                y64 = exact(x64)
+                (grad_in64,) = torch.autograd.grad(y64, x64,
+                                                   grad_out.double())
+                for got, want in ((y, y64), (grad_in, grad_in64)):
+                    error = (got.double() - want).abs().max()
+                    self.assertLess(error / want.abs().max(), 1e-5)
 
     def test_size_multiple(self):
         self.assertEqual([size_multiple(s) for s in range(1, 6)],
@@ -218,7 +242,7 @@ class PaddingTest(unittest.TestCase):
         self.assertEqual(tuple(padded.shape), (1, 3, 32, 32))
         torch.testing.assert_close(crop(padded, height, width), x)
         # Reflection: the row after the last one mirrors the one before it.
-        torch.testing.assert_close(padded[:, :, 17], x[:, :, 15])
+        torch.testing.assert_close(padded[:, :, 17, :23], x[:, :, 15])
 
     def test_tiny_sides_are_replicated(self):
         x = torch.rand(1, 3, 1, 7)
