@@ -1,0 +1,165 @@
+"""The exported TorchScript model: the command line, the metadata the C++
+engine reads, any image size, agreement with eager PyTorch, safety on
+degenerate images. The files exported here use RANDOM weights (the
+test-only --random-init): they check the plumbing, not deblurring."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+from fdikp.export import (DeblurModel, read_metadata,
+                          state_dict_from_checkpoint)
+from fdikp.network import FDIKP
+
+torch.set_num_threads(2)
+
+MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED = 3
+PROBE = "32"  # side of the memory probe image: small, to keep tests fast
+
+
+def run_export(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fdikp.export", *args],
+                          cwd=MODEL_DIR, capture_output=True, text=True)
+
+
+def random_net(seed: int = SEED) -> FDIKP:
+    torch.manual_seed(seed)
+    return FDIKP().eval()
+
+
+class ExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.model_file = os.path.join(cls.tmp.name, "random.pt")
+        result = run_export("--random-init", "--seed", str(SEED),
+                            "--out", cls.model_file,
+                            "--memory-probe-size", PROBE)
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr)
+        cls.stderr = result.stderr
+        cls.model = torch.jit.load(cls.model_file)
+        cls.eager = DeblurModel(random_net()).eval()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_model(self, image: torch.Tensor, stages: int) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model(image, stages)
+
+    def test_metadata_is_the_flat_object_the_engine_reads(self):
+        info = read_metadata(self.model_file)
+        expected_types = {
+            "format": str, "format_version": int, "architecture": str,
+            "version": str, "default_stages": int, "max_stages": int,
+            "base_multiple": int, "recommended_tile_size": int,
+            "recommended_tile_overlap": int,
+            "memory_bytes_per_pixel": (int, float), "parameters": int,
+            "training": str,
+        }
+        self.assertEqual(set(info), set(expected_types))
+        for key, kind in expected_types.items():
+            self.assertIsInstance(info[key], kind, key)
+        self.assertEqual(info["format"], "fdikp-deblur-model")
+        self.assertEqual(info["format_version"], 1)
+        self.assertEqual(info["architecture"], "FDIKP")
+        self.assertEqual(info["default_stages"], 3)
+        self.assertEqual(info["max_stages"], 5)
+        self.assertEqual(info["base_multiple"], 4)
+        self.assertEqual(info["parameters"],
+                         sum(p.numel() for p in random_net().parameters()))
+        self.assertGreater(info["memory_bytes_per_pixel"], 0)
+
+    def test_random_weights_are_labelled_as_such(self):
+        self.assertIn("TEST ONLY", read_metadata(self.model_file)["training"])
+        self.assertIn("RANDOMLY INITIALISED", self.stderr)
+
+    def test_any_size_comes_back_with_its_own_size(self):
+        cases = [((1, 3, 1, 1), 3), ((1, 3, 17, 23), 3),
+                 ((1, 3, 7, 1000), 3), ((2, 3, 17, 23), 2)]
+        cases += [((1, 3, 1, 1), s) for s in range(1, 6)]
+        cases += [((1, 3, 9, 13), s) for s in range(1, 6)]
+        for shape, stages in cases:
+            with self.subTest(shape=shape, stages=stages):
+                out = self.run_model(torch.rand(shape), stages)
+                self.assertEqual(tuple(out.shape), shape)
+                self.assertTrue(torch.isfinite(out).all())
+                self.assertGreaterEqual(out.min().item(), 0.0)
+                self.assertLessEqual(out.max().item(), 1.0)
+
+    def test_scripted_matches_eager(self):
+        torch.manual_seed(0)
+        for shape, stages in (((2, 3, 32, 32), 3), ((1, 3, 17, 23), 3),
+                              ((1, 3, 20, 12), 1)):
+            with self.subTest(shape=shape, stages=stages):
+                image = torch.rand(shape)
+                with torch.inference_mode():
+                    want = self.eager(image, stages)
+                got = self.run_model(image, stages)
+                torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+    def test_no_nan_on_degenerate_images(self):
+        bright_pixel = torch.zeros(1, 3, 24, 24)
+        bright_pixel[:, :, 5, 17] = 1.0
+        for name, image in {"black": torch.zeros(1, 3, 24, 24),
+                            "white": torch.ones(1, 3, 24, 24),
+                            "grey": torch.full((1, 3, 24, 24), 0.3),
+                            "single bright pixel": bright_pixel}.items():
+            with self.subTest(image=name):
+                self.assertTrue(torch.isfinite(self.run_model(image, 3)).all())
+
+    def test_bad_arguments_raise(self):
+        for stages in (0, 6):
+            with self.assertRaisesRegex(Exception, "stages must be 1..5"):
+                self.run_model(torch.rand(1, 3, 16, 16), stages)
+        with self.assertRaisesRegex(Exception, "N x 3 x H x W"):
+            self.run_model(torch.rand(1, 4, 16, 16), 3)
+
+
+class CheckpointTest(unittest.TestCase):
+    def test_checkpoint_layouts(self):
+        state = random_net().state_dict()
+        swa = {"module." + k: v for k, v in state.items()}
+        swa["n_averaged"] = torch.tensor(7)
+        for checkpoint in (state, {"model": state, "step": 10},
+                           {"model": swa}):
+            cleaned = state_dict_from_checkpoint(checkpoint)
+            self.assertEqual(set(cleaned), set(state))
+
+    def test_export_from_weights_keeps_them_and_the_summary(self):
+        net = random_net(seed=5)
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = os.path.join(tmp, "ckpt.pt")
+            torch.save({"model": net.state_dict(),
+                        "training_summary": "synthetic, 10 steps"}, weights)
+            out = os.path.join(tmp, "model.pt")
+            result = run_export("--weights", weights, "--out", out,
+                                "--stages-default", "2",
+                                "--memory-probe-size", PROBE)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            info = read_metadata(out)
+            self.assertEqual(info["training"], "synthetic, 10 steps")
+            self.assertEqual(info["default_stages"], 2)
+            model = torch.jit.load(out)
+            image = torch.rand(1, 3, 16, 16)
+            with torch.inference_mode():
+                want = DeblurModel(net)(image, 2)
+                torch.testing.assert_close(model(image, 2), want,
+                                           atol=1e-5, rtol=0)
+
+    def test_random_init_refuses_a_training_summary(self):
+        result = run_export("--random-init", "--out", "unused.pt",
+                            "--training-summary", "trained for days")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("--random-init has none", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
