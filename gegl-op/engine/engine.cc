@@ -326,27 +326,21 @@ class TiledPass {
   // Reads the tile's pixels, reflecting past the borders, and runs the model.
   PassResult infer(const tiling::Span &sx, const tiling::Span &sy) {
     const int w = pixels_.width, h = pixels_.height;
-    int x0 = w, x1 = -1, y0 = h, y1 = -1;
-    for (int i = 0; i < sx.size; ++i) {
-      const int x = tiling::reflect(sx.start + i, w);
-      x0 = std::min(x0, x);
-      x1 = std::max(x1, x);
-    }
-    for (int j = 0; j < sy.size; ++j) {
-      const int y = tiling::reflect(sy.start + j, h);
-      y0 = std::min(y0, y);
-      y1 = std::max(y1, y);
-    }
-    const Rect source{x0, y0, x1 - x0 + 1, y1 - y0 + 1};
+    columns_.resize(sx.size);
+    rows_.resize(sy.size);
+    for (int i = 0; i < sx.size; ++i) columns_[i] = tiling::reflect(sx.start + i, w);
+    for (int j = 0; j < sy.size; ++j) rows_[j] = tiling::reflect(sy.start + j, h);
+    const auto [x0, x1] = std::minmax_element(columns_.begin(), columns_.end());
+    const auto [y0, y1] = std::minmax_element(rows_.begin(), rows_.end());
+    const Rect source{*x0, *y0, *x1 - *x0 + 1, *y1 - *y0 + 1};
     source_.resize(static_cast<std::size_t>(source.width) * source.height * 3);
     pixels_.read(source, source_.data());
     input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
     for (int j = 0; j < sy.size; ++j) {
-      const float *row = source_.data() +
-                         static_cast<std::size_t>(tiling::reflect(sy.start + j, h) - y0) * source.width * 3;
+      const float *row = source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
       float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
       for (int i = 0; i < sx.size; ++i) {
-        const float *px = row + static_cast<std::size_t>(tiling::reflect(sx.start + i, w) - x0) * 3;
+        const float *px = row + static_cast<std::size_t>(columns_[i] - source.x) * 3;
         for (int c = 0; c < 3; ++c) {
           // The model is defined on [0, 1]; NaN (std::clamp keeps it) and
           // out-of-range float pixels would otherwise spread through it.
@@ -423,6 +417,7 @@ class TiledPass {
   const int overlap_;
   const std::string &path_;
   std::vector<float> source_, input_, output_, wx_;
+  std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
 };
 
 Status check_options(const Options &options, const Pixels &pixels) {
