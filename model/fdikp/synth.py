@@ -9,10 +9,10 @@ Implements design/synthetic-defocus.md, point by point:
 3. depth from the real scenes of train-depth/ or random layered scenes,
    whose layers are often cut from a second photo so that depth edges are
    colour edges, as in real photos;
-4. occlusion: q is split into `depth_bins` soft layers, each layer's colour
-   and alpha blurred with its own kernel (premultiplied) and composited
-   back to front, so a blurred foreground spills over a sharp background
-   and not the other way round;
+4. occlusion: q is split into `depth_bins` layers, each layer's colour
+   and alpha (extended behind nearer layers) blurred with its own kernel,
+   premultiplied, and composited back to front, so a blurred foreground
+   spills over a sharp background, and not the other way round;
 5. aperture shapes (fdikp.aperture): soft disk, 5-9 blades, ringed or
    centre-heavy, cat's eye set by the crop's place in a virtual frame;
 6. small saturated highlights pushed above 1.0 before the blur, clipped
@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -82,28 +82,63 @@ def fft_convolve(images: Tensor, kernels: Tensor) -> Tensor:
     return torch.fft.irfft2(spectrum * transfer, s=(height, width))
 
 
+def gaussian_blur_fft(spectrum: Tensor, sigma: float, height: int,
+                      width: int) -> Tensor:
+    """irfft2 of an rfft2 spectrum times a Gaussian's transfer function."""
+    fy = torch.fft.fftfreq(height, device=spectrum.device)[:, None]
+    fx = torch.fft.rfftfreq(width, device=spectrum.device)[None, :]
+    transfer = torch.exp(-2.0 * math.pi ** 2 * sigma ** 2 * (fy ** 2 + fx ** 2))
+    return torch.fft.irfft2(spectrum * transfer, s=(height, width))
+
+
+def extend_behind(linear: Tensor, masks: Tensor, sigma: float):
+    """Premultiplied layers (colour B x L x 3, alpha B x L x 1) whose parts
+    hidden behind nearer layers are filled in by normalised convolution
+    (Gaussian sigma) of the layer's visible pixels, in proportion to how
+    much of what lies nearby at or behind it is this layer. Without this a
+    blurred foreground edge would show its own colour where real lenses
+    let the background shine through (partial occlusion)."""
+    height, width = linear.shape[-2:]
+    own = masks[:, :, None]                                # B x L x 1 x H x W
+    spectrum = torch.fft.rfft2(torch.cat([linear[:, None] * own, own], 2))
+    at_or_behind = torch.cumsum(spectrum[:, :, 3:], dim=1)
+    smooth = gaussian_blur_fft(torch.cat([spectrum, at_or_behind], 2),
+                               sigma, height, width)
+    colour_near, own_near, behind_near = (smooth[:, :, :3], smooth[:, :, 3:4],
+                                          smooth[:, :, 4:])
+    in_front = (1.0 - torch.cumsum(own, dim=1)).clamp(0.0, 1.0)
+    share = torch.where(behind_near > 1e-3,
+                        own_near / behind_near.clamp_min(1e-3),
+                        torch.zeros_like(own_near)).clamp(0.0, 1.0)
+    fill = colour_near / own_near.clamp_min(1e-6)
+    hidden = in_front * share
+    return linear[:, None] * own + fill * hidden, own + hidden
+
+
 def render_defocus(linear: Tensor, inverse_depth: Tensor, focus: Tensor,
                    strength: Tensor, aperture: Aperture, depth_bins: int,
                    max_radius: float) -> Tensor:
     """Defocus a linear-light image (B x 3 x H x W) over its inverse depth
-    (B x 1 x H x W): bins, per-bin kernels of radius strength * |q - focus|,
-    premultiplied layer blur, back-to-front "over" compositing. The result
-    is divided by the accumulated alpha, which fills the holes a sharp
-    foreground leaves in a blurred background with that background's own
-    colour. Borders wrap: callers crop a margin of max_radius off."""
+    (B x 1 x H x W): every pixel goes to the nearest of depth_bins depth
+    layers, each layer (extended behind its occluders, extend_behind) is
+    blurred premultiplied with a kernel of radius strength * |q - focus|,
+    and the layers are composited back to front ("over"). Hard layer
+    masks keep in-focus pixels exact; the result is divided by the
+    accumulated alpha to close what holes remain. Borders wrap: callers
+    crop a margin of max_radius off."""
     low = inverse_depth.amin(dim=(1, 2, 3))
     high = inverse_depth.amax(dim=(1, 2, 3))
     step = ((high - low) / max(depth_bins - 1, 1)).clamp_min(1e-6)
     levels = torch.arange(depth_bins, device=linear.device)
     centres = low[:, None] + step[:, None] * levels          # B x L, far first
-    weights = (1.0 - (inverse_depth - centres[:, :, None, None]).abs()
-               / step[:, None, None, None]).clamp_min(0.0)   # B x L x H x W
+    index = torch.round((inverse_depth[:, 0] - low[:, None, None])
+                        / step[:, None, None]).clamp(0, depth_bins - 1)
+    masks = (index[:, None] == levels[None, :, None, None]).float()
     radii = (strength[:, None] * (centres - focus[:, None]).abs()
              ).clamp(max=max_radius)
     kernels = psf(radii, aperture, kernel_size(max_radius))
-    layers = torch.cat([linear[:, None] * weights[:, :, None],
-                        weights[:, :, None]], dim=2)
-    blurred = fft_convolve(layers, kernels)
+    colour, alpha = extend_behind(linear, masks, sigma=max_radius / 2)
+    blurred = fft_convolve(torch.cat([colour, alpha], dim=2), kernels)
     colour = blurred[:, :, :3]
     alpha = blurred[:, :, 3:].clamp(0.0, 1.0)
     # Transmittance of everything in front of bin i: prod_{j > i} (1 - a_j).
@@ -121,10 +156,10 @@ class SynthConfig:
     """The generator's knobs; probabilities are per sample."""
 
     max_radius: float = 16.0     # largest CoC radius, px at training scale
-    radius_skew: float = 1.6     # r_max = max_radius * u^skew (u uniform)
+    radius_skew: float = 0.8     # r_max = max_radius * u^skew (u uniform)
     p_sharp: float = 0.03        # pairs with no blur at all
     p_all_blurred: float = 0.15  # focus plane outside the scene
-    depth_bins: int = 16
+    depth_bins: int = 24
     p_real_depth: float = 0.2
     p_cut_out: float = 0.6       # layered scene layers cut from a 2nd photo
     p_polygon: float = 0.25
@@ -326,13 +361,15 @@ def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
     """The device-side half of DefocusSynth.batch, on full (margin
     included) crops: sRGB in [0, 1] -> (blurry, sharp) sRGB, quantised."""
     batch = sharp.shape[0]
-    # Layered scenes: layer l shows the second photo, shifted per layer.
+    # Layered scenes: layer l shows the second photo, flipped or turned
+    # differently per layer (crops are square).
     cut = (p["cut_out"][:, None, None, None] > 0) & ~is_real
     for layer in range(masks.shape[1]):
-        shifted = torch.roll(extra, shifts=(37 * layer, 53 * layer),
-                             dims=(-2, -1))
+        texture = extra.flip(-1) if layer & 1 else extra
+        texture = texture.flip(-2) if layer & 2 else texture
+        texture = texture.transpose(-1, -2) if layer & 4 else texture
         inside = (masks[:, layer:layer + 1] > 0) & cut
-        sharp = torch.where(inside, shifted, sharp)
+        sharp = torch.where(inside, texture, sharp)
 
     def per_sample(name):
         return p[name].view(batch, *([1] * 3))

@@ -1,0 +1,195 @@
+"""Score a deblurring model on a folder of pairs, or show it on photos
+without a reference.
+
+    python3 -m fdikp.evaluate --model FILE.pt --pairs DIR [--stages 3]
+                              [--json out.json] [--crop N] [--limit N]
+    python3 -m fdikp.evaluate --model identity --pairs DIR
+    python3 -m fdikp.evaluate --model FILE.pt --noref DIR --sheets OUTDIR
+
+DIR holds blur/ and sharp/ with images matched by name. FILE.pt is a
+TorchScript model from fdikp.export (forward(image, stages)); "identity"
+returns its input, which scores the blurry input alone. The blurry
+input's scores are always reported beside the model's (PSNR, SSIM, MAE by
+fdikp.metrics). --noref writes, for each photo in DIR, a before | after
+PNG into OUTDIR.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from . import metrics
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+Model = Callable[[Tensor], Tensor]
+
+
+def load_image(path: str) -> Tensor:
+    """3 x H x W float32 in [0, 1]; 16-bit sources keep their precision."""
+    with Image.open(path) as image:
+        if image.mode in ("I;16", "I;16B", "I"):
+            array = np.asarray(image, dtype=np.float32) / 65535.0
+            return torch.from_numpy(array)[None].expand(3, -1, -1).clone()
+        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def list_pairs(pairs_dir: str) -> List[str]:
+    """Names present in both blur/ and sharp/, sorted."""
+    def names(sub):
+        folder = os.path.join(pairs_dir, sub)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError("missing folder " + folder)
+        return {n for n in os.listdir(folder)
+                if n.lower().endswith(IMAGE_EXTENSIONS)}
+    common = sorted(names("blur") & names("sharp"))
+    if not common:
+        raise FileNotFoundError("no matching pairs in " + pairs_dir)
+    return common
+
+
+def load_model(spec: str, stages: int, device: str) -> Model:
+    if spec == "identity":
+        return lambda image: image
+    model = torch.jit.load(spec, map_location=device)
+    model.eval()
+
+    def run(image: Tensor) -> Tensor:
+        with torch.inference_mode():
+            return model(image.to(device), stages).float().cpu()
+    return run
+
+
+def centre_crop(image: Tensor, side: Optional[int]) -> Tensor:
+    if not side:
+        return image
+    height, width = image.shape[-2:]
+    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    return image[..., top:top + side, left:left + side]
+
+
+def score(estimate: Tensor, reference: Tensor) -> Dict[str, float]:
+    pair = (estimate[None], reference[None])
+    return {"psnr": float(metrics.psnr(*pair)[0]),
+            "ssim": float(metrics.ssim(*pair)[0]),
+            "mae": float(metrics.mae(*pair)[0])}
+
+
+def mean_scores(rows: List[Dict[str, float]]) -> Dict[str, float]:
+    return {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]}
+
+
+def evaluate_pairs(model: Model, pairs_dir: str, crop: Optional[int] = None,
+                   limit: Optional[int] = None, log=None) -> Dict:
+    """Per-image and mean scores of the model and of the blurry input."""
+    images = []
+    for name in list_pairs(pairs_dir)[:limit]:
+        blurry = centre_crop(load_image(os.path.join(pairs_dir, "blur", name)),
+                             crop)
+        sharp = centre_crop(load_image(os.path.join(pairs_dir, "sharp", name)),
+                            crop)
+        start = time.perf_counter()
+        restored = model(blurry[None])[0]
+        seconds = time.perf_counter() - start
+        input_scores = score(blurry, sharp)
+        row = {"name": name, "seconds": seconds, "input": input_scores,
+               "model": (input_scores if torch.equal(restored, blurry)
+                         else score(restored, sharp))}
+        images.append(row)
+        if log:
+            log("%-24s input %6.2f dB %.4f  model %6.2f dB %.4f  %.1f s" % (
+                name, row["input"]["psnr"], row["input"]["ssim"],
+                row["model"]["psnr"], row["model"]["ssim"], seconds))
+    return {"pairs": pairs_dir, "count": len(images), "crop": crop,
+            "mean": {"input": mean_scores([r["input"] for r in images]),
+                     "model": mean_scores([r["model"] for r in images]),
+                     "seconds": sum(r["seconds"] for r in images)
+                     / len(images)},
+            "images": images}
+
+
+def before_after_sheets(model: Model, photo_dir: str, out_dir: str,
+                        limit: Optional[int] = None, log=None) -> List[str]:
+    """One before | after PNG per photo of photo_dir."""
+    from .contact_sheet import grid
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    names = sorted(n for n in os.listdir(photo_dir)
+                   if n.lower().endswith(IMAGE_EXTENSIONS))[:limit]
+    for name in names:
+        before = load_image(os.path.join(photo_dir, name))
+        after = model(before[None])[0]
+        path = os.path.join(out_dir, os.path.splitext(name)[0] + ".png")
+        grid([[before, after]], ["before: " + name, "after"]).save(path)
+        written.append(path)
+        if log:
+            log("wrote " + path)
+    return written
+
+
+def _format(value: float) -> str:
+    return "inf" if math.isinf(value) else "%.4f" % value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m fdikp.evaluate",
+        description="Score a model on pairs (blur/, sharp/) or write "
+                    "before/after sheets for photos without a reference.")
+    parser.add_argument("--model", required=True,
+                        help="TorchScript file from fdikp.export, or "
+                             "'identity' to score the blurry input alone")
+    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pairs", metavar="DIR",
+                        help="folder with blur/ and sharp/ subfolders")
+    target.add_argument("--noref", metavar="DIR",
+                        help="folder of photos without ground truth")
+    parser.add_argument("--sheets", metavar="OUTDIR",
+                        help="where --noref writes its before/after PNGs")
+    parser.add_argument("--json", metavar="FILE", help="write scores here")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="score a centred N x N crop of every image")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="only the first N images")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(args.model, args.stages, args.device)
+    except (RuntimeError, ValueError, OSError) as error:
+        print("cannot load model %s: %s" % (args.model, error),
+              file=sys.stderr)
+        return 1
+
+    def log(line):
+        print(line, flush=True)
+
+    if args.noref:
+        if not args.sheets:
+            parser.error("--noref needs --sheets OUTDIR")
+        before_after_sheets(model, args.noref, args.sheets, args.limit, log)
+        return 0
+    result = evaluate_pairs(model, args.pairs, args.crop, args.limit, log)
+    result.update(model=args.model, stages=args.stages)
+    for who in ("input", "model"):
+        m = result["mean"][who]
+        print("mean %-5s over %d: PSNR %s dB  SSIM %s  MAE %s" % (
+            who, result["count"], _format(m["psnr"]), _format(m["ssim"]),
+            _format(m["mae"])))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
