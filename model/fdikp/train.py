@@ -1,0 +1,527 @@
+"""Train FDIKP on synthetic defocus (fdikp.synth), by the paper's recipe.
+
+    python3 -m fdikp.train --run DIR [--steps N] [--device cuda] ...
+
+Loss (per scale): MSE + 0.2 * mean|FFT(y_hat) - FFT(y)| (+ 0.2 * LPIPS
+only with --lpips-weights FILE; without it LPIPS is off and the log says
+so). Scales weighted 1 / 0.2 / 0.1, finest first. Adam(1e-4, 0.9/0.999);
+phase 1 (crop 384, batch 4) halves the rate at its milestones; phase 2
+(crop 512, batch 2, rate 2.5e-5) averages the weights (SWA), and the
+final weights are the average after torch.optim.swa_utils.update_bn.
+Every batch gets one of the 8 flips/rotations per sample.
+
+DIR/last.pt is written every --ckpt-minutes and on exit; running the same
+command again resumes from it EXACTLY (the same losses and weights as an
+uninterrupted run): batch k is a pure function of (seed, k), and the
+RNG states of python, numpy and torch are saved with the step. DIR/log.jsonl
+gets loss, learning rate and throughput every --log-every steps and the
+validation scores (fixed synthetic set, real dpdd1024-dev crops) every
+--val-every steps; fdikp.plot draws it. DIR/final.pt holds the final
+weights ({'model': state_dict}) for fdikp.export.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, update_bn
+
+from . import metrics
+from .evaluate import centre_crop, list_pairs, load_image
+from .synth import DefocusSynth, SynthConfig, data_dir, validation_set
+
+SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
+FREQUENCY_WEIGHT = 0.2
+LPIPS_WEIGHT = 0.2
+BN_UPDATE_SEED = 1 << 30  # batch indices for update_bn, apart from training
+
+
+@dataclass
+class TrainConfig:
+    """Every training option; the CLI flags are these names in kebab-case."""
+
+    steps: int = 140000          # total optimiser steps, both phases
+    phase2_steps: int = 20000    # last steps: bigger crops, low lr, SWA
+    batch: int = 4
+    crop: int = 384
+    batch2: int = 2
+    crop2: int = 512
+    lr: float = 1e-4
+    lr2: float = 2.5e-5
+    milestones: str = "0.6,0.85"  # fractions of phase 1 where lr halves
+    swa_every: int = 10          # steps between SWA weight averages
+    bn_batches: int = 32         # batches for update_bn at the end
+    stages: int = 3
+    amp: str = "auto"            # auto | bf16 | fp16 | none
+    device: str = "auto"         # auto | cpu | cuda
+    seed: int = 0
+    data: str = ""               # default: $FDIKP_DATA
+    max_radius: float = 16.0     # synthetic CoC radius limit, px
+    val_every: int = 1000
+    val_count: int = 64          # fixed synthetic validation crops
+    val_crop: int = 256
+    real_count: int = 8          # dpdd1024-dev pairs (evenly spaced)
+    real_crop: int = 512         # centre crop of each real pair
+    log_every: int = 10
+    ckpt_minutes: float = 5.0
+    ckpt_every: int = 0          # also every N steps (0: by time only)
+    max_minutes: float = 0.0     # save and stop after this long (0: never)
+    lpips_weights: str = ""      # local LPIPS (AlexNet) weights file
+
+    def phase1_steps(self) -> int:
+        return self.steps - self.phase2_steps
+
+    def lr_at(self, step: int) -> float:
+        """MultiStepLR (halve at each milestone) in phase 1, then lr2."""
+        if step >= self.phase1_steps():
+            return self.lr2
+        passed = sum(step >= float(m) * self.phase1_steps()
+                     for m in self.milestones.split(",") if m.strip())
+        return self.lr * 0.5 ** passed
+
+    def batch_shape(self, step: int):
+        if step >= self.phase1_steps():
+            return self.batch2, self.crop2
+        return self.batch, self.crop
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def autocast_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
+    if amp == "auto":
+        if device.type != "cuda":
+            return None
+        return (torch.bfloat16 if torch.cuda.is_bf16_supported()
+                else torch.float16)
+    return {"bf16": torch.bfloat16, "fp16": torch.float16,
+            "none": None}[amp]
+
+
+def down2(x: Tensor) -> Tensor:
+    """The pyramid operator of the specification (a 2 x 2 mean)."""
+    return F.avg_pool2d(x, 2)
+
+
+def frequency_l1(estimate: Tensor, target: Tensor) -> Tensor:
+    """mean |FFT(y_hat) - FFT(y)|, complex modulus, in float32. Orthonormal
+    FFT (our choice): the term does not grow with the crop size, so the
+    weights 0.2 and 1 / 0.2 / 0.1 mean the same at every scale and crop."""
+    difference = torch.fft.fft2(estimate.float() - target.float(),
+                                norm="ortho")
+    return difference.abs().mean()
+
+
+def scale_loss(estimate: Tensor, target: Tensor,
+               lpips: Optional[nn.Module] = None) -> Tensor:
+    estimate, target = estimate.float(), target.float()
+    loss = F.mse_loss(estimate, target) + FREQUENCY_WEIGHT * frequency_l1(
+        estimate, target)
+    if lpips is not None:
+        loss = loss + LPIPS_WEIGHT * lpips(estimate, target).mean()
+    return loss
+
+
+def multiscale_loss(outputs: Sequence[Tensor], sharp: Tensor,
+                    lpips: Optional[nn.Module] = None) -> Tensor:
+    """sum_s w_s L(y_s, down^k(sharp)); outputs coarse to fine."""
+    total = sharp.new_zeros((), dtype=torch.float32)
+    target = sharp
+    for k, estimate in enumerate(reversed(list(outputs))):
+        if k:
+            target = down2(target)
+        weight = SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)]
+        total = total + weight * scale_loss(estimate, target, lpips)
+    return total
+
+
+class LPIPS(nn.Module):
+    """LPIPS (Zhang et al. 2018) with the AlexNet trunk, from ONE local file
+    holding {'features.<i>.weight|bias': AlexNet conv weights,
+    'lin<k>.weight': 1 x C x 1 x 1}. Inputs in [0, 1]."""
+
+    CHANNELS = (64, 192, 384, 256, 256)
+
+    def __init__(self, weights_file: str):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(64, 192, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+            nn.Conv2d(192, 384, 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(384, 256, 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(256, 256, 3, 1, 1), nn.ReLU())
+        self.taps = (1, 4, 7, 9, 11)
+        for k, channels in enumerate(self.CHANNELS):
+            self.register_buffer("lin%d" % k, torch.zeros(1, channels, 1, 1))
+        self.register_buffer("shift", torch.tensor(
+            [-0.030, -0.088, -0.188])[None, :, None, None])
+        self.register_buffer("scale", torch.tensor(
+            [0.458, 0.448, 0.450])[None, :, None, None])
+        state = torch.load(weights_file, map_location="cpu", weights_only=True)
+        self.load_state_dict(state, strict=False)
+        missing = [k for k in self.state_dict() if k not in state
+                   and k not in ("shift", "scale")]
+        if missing:
+            raise ValueError("LPIPS weights file lacks " + ", ".join(missing))
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        x = ((2 * x - 1) - self.shift) / self.scale
+        y = ((2 * y - 1) - self.shift) / self.scale
+        total = x.new_zeros(x.shape[0])
+        for i, layer in enumerate(self.features):
+            x, y = layer(x), layer(y)
+            if i in self.taps:
+                k = self.taps.index(i)
+                nx = x / (x.norm(dim=1, keepdim=True) + 1e-10)
+                ny = y / (y.norm(dim=1, keepdim=True) + 1e-10)
+                weighted = (getattr(self, "lin%d" % k) * (nx - ny) ** 2)
+                total = total + weighted.sum(1).mean(dim=(1, 2))
+        return total
+
+
+def dihedral(images: Sequence[Tensor], generator: torch.Generator):
+    """The same random one of the 8 flips/rotations on every tensor, chosen
+    per sample."""
+    choice = torch.randint(8, (images[0].shape[0],), generator=generator)
+
+    def transform(sample: Tensor, c: int) -> Tensor:
+        if c & 1:
+            sample = sample.flip(-1)
+        if c & 2:
+            sample = sample.flip(-2)
+        if c & 4:
+            sample = sample.transpose(-1, -2)
+        return sample
+
+    return [torch.stack([transform(x[i], c)
+                         for i, c in enumerate(choice.tolist())])
+            for x in images]
+
+
+class _Staged(nn.Module):
+    """net(x, stages) as a one-argument module, for update_bn."""
+
+    def __init__(self, net: nn.Module, stages: int):
+        super().__init__()
+        self.net, self.stages = net, stages
+
+    def forward(self, x):
+        return self.net(x, self.stages)
+
+
+def rng_state() -> Dict:
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": [name, torch.from_numpy(keys.astype(np.int64)),
+                       position, has_gauss, gauss],
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Dict) -> None:
+    random.setstate(state["python"])
+    name, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position,
+                         has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _default_network() -> nn.Module:
+    from .network import FDIKP
+    return FDIKP()
+
+
+class Trainer:
+    """One training run in run_dir, resumed from run_dir/last.pt if there."""
+
+    def __init__(self, config: TrainConfig, run_dir: str,
+                 make_network: Callable[[], nn.Module] = _default_network,
+                 log=print):
+        self.run_dir = run_dir
+        self.say = log
+        os.makedirs(run_dir, exist_ok=True)
+        checkpoint = self._read_checkpoint()
+        if checkpoint is not None:
+            saved = TrainConfig(**checkpoint["config"])
+            if saved != config:
+                self.say("resuming with the run's saved configuration; "
+                         "options given now are ignored")
+            config = saved
+        self.config = config
+        self.device = pick_device(config.device)
+        self.amp = autocast_dtype(config.amp, self.device)
+        torch.manual_seed(config.seed)
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        self.net = make_network().to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr,
+                                          betas=(0.9, 0.999))
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp == torch.float16)
+        self.swa: Optional[AveragedModel] = None
+        self.step = 0
+        self.lpips = (LPIPS(config.lpips_weights).to(self.device)
+                      if config.lpips_weights else None)
+        data = config.data or data_dir()
+        self.data = data
+        self.synth = DefocusSynth(data, SynthConfig(max_radius=config.max_radius),
+                                  split="train", seed=config.seed,
+                                  device=self.device)
+        self._validation = None
+        self.log_path = os.path.join(run_dir, "log.jsonl")
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        else:
+            open(self.log_path, "w").close()
+            self._log({"event": "start", "config": asdict(config),
+                       "device": str(self.device),
+                       "amp": str(self.amp).replace("torch.", ""),
+                       "lpips": "on" if self.lpips else
+                       "off (no local weights file given)"})
+        if self.lpips is None:
+            self.say("LPIPS term off: no local weights file "
+                     "(--lpips-weights); loss = MSE + 0.2 FFT-L1 per scale")
+
+    # -- state -------------------------------------------------------------
+
+    def _read_checkpoint(self) -> Optional[Dict]:
+        path = os.path.join(self.run_dir, "last.pt")
+        if not os.path.exists(path):
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def _restore(self, checkpoint: Dict) -> None:
+        self.net.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        if checkpoint.get("swa") is not None:
+            self.swa = AveragedModel(self.net)
+            self.swa.load_state_dict(checkpoint["swa"])
+        self.step = checkpoint["step"]
+        set_rng_state(checkpoint["rng"])
+        # Drop log lines written after the checkpoint: they get rewritten.
+        with open(self.log_path, "a") as f:
+            f.truncate(checkpoint["log_bytes"])
+        self.say("resumed %s at step %d" % (self.run_dir, self.step))
+
+    def summary(self) -> str:
+        c = self.config
+        return ("FDIKP trained %d steps (of %d) on synthetic defocus from "
+                "train-photos/ and train-depth/ (fdikp.synth), crops %d/%d, "
+                "%d stages, seed %d; loss MSE + 0.2 FFT-L1%s"
+                % (self.step, c.steps, c.crop, c.crop2, c.stages, c.seed,
+                   " + 0.2 LPIPS" if self.lpips else " (LPIPS off)"))
+
+    def save(self) -> str:
+        """Write run_dir/last.pt atomically."""
+        path = os.path.join(self.run_dir, "last.pt")
+        with open(self.log_path, "a") as f:
+            log_bytes = f.tell()
+        state = {"model": self.net.state_dict(),
+                 "optimizer": self.optimizer.state_dict(),
+                 "scaler": self.scaler.state_dict(),
+                 "swa": self.swa.state_dict() if self.swa else None,
+                 "step": self.step, "config": asdict(self.config),
+                 "rng": rng_state(), "log_bytes": log_bytes,
+                 "training_summary": self.summary()}
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)
+        return path
+
+    def _log(self, record: Dict) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -- training ----------------------------------------------------------
+
+    def train_step(self) -> float:
+        c = self.config
+        batch, crop = c.batch_shape(self.step)
+        blurry, sharp = self.synth.batch(self.step, batch, crop)
+        generator = torch.Generator().manual_seed(
+            c.seed * 7_919 + self.step)
+        blurry, sharp = dihedral([blurry, sharp], generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = c.lr_at(self.step)
+        self.net.train()
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32,
+                            enabled=self.amp is not None):
+            outputs = self.net(blurry, c.stages)
+        loss = multiscale_loss(outputs, sharp, self.lpips)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        if self.step > c.phase1_steps():
+            if self.swa is None:
+                self.swa = AveragedModel(self.net)
+            elif (self.step - c.phase1_steps()) % c.swa_every == 0:
+                self.swa.update_parameters(self.net)
+        return float(loss)
+
+    def run(self, stop_at: Optional[int] = None) -> Optional[str]:
+        """Train to config.steps (or to stop_at, WITHOUT saving: a simulated
+        kill for tests). Returns the final weights' path when done."""
+        c = self.config
+        start = last_save = time.monotonic()
+        window_start, window_images, losses = time.monotonic(), 0, []
+        while self.step < c.steps:
+            if stop_at is not None and self.step >= stop_at:
+                return None
+            losses.append(self.train_step())
+            window_images += c.batch_shape(self.step - 1)[0]
+            if self.step % c.log_every == 0 or self.step == c.steps:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                seconds = time.monotonic() - window_start
+                self._log({"step": self.step, "loss": sum(losses) / len(losses),
+                           "lr": c.lr_at(self.step - 1),
+                           "images_per_s": window_images / seconds,
+                           "s_per_step": seconds / len(losses),
+                           "crop": c.batch_shape(self.step - 1)[1]})
+                window_start, window_images, losses = time.monotonic(), 0, []
+            if self.step % c.val_every == 0 or self.step == c.steps:
+                self.validate()
+            now = time.monotonic()
+            if (now - last_save > 60 * c.ckpt_minutes
+                    or (c.ckpt_every and self.step % c.ckpt_every == 0)):
+                self.save()
+                last_save = now
+            if c.max_minutes and now - start > 60 * c.max_minutes:
+                self.save()
+                self.say("stopped after %.1f min at step %d; run again to "
+                         "resume" % ((now - start) / 60, self.step))
+                return None
+        self.save()
+        return self.finish()
+
+    def finish(self) -> str:
+        """Final weights: the SWA average after update_bn, or the current
+        weights when phase 2 never began."""
+        c = self.config
+        net = self.net
+        if self.swa is not None:
+            batch, crop = c.batch2, c.crop2
+            inputs = [self.synth.batch(BN_UPDATE_SEED + i, batch, crop)[0]
+                      for i in range(c.bn_batches)]
+            update_bn(inputs, _Staged(self.swa.module, c.stages),
+                      device=self.device)
+            net = self.swa.module
+        path = os.path.join(self.run_dir, "final.pt")
+        torch.save({"model": net.state_dict(),
+                    "training_summary": self.summary()}, path)
+        self._log({"event": "final", "step": self.step, "swa": bool(self.swa),
+                   "weights": path})
+        return path
+
+    # -- validation --------------------------------------------------------
+
+    def validation_data(self):
+        """(synthetic blurry, sharp, real blurry, sharp), built once."""
+        if self._validation is None:
+            c = self.config
+            blurry, sharp = validation_set(
+                self.data, c.val_count, c.val_crop,
+                config=SynthConfig(max_radius=c.max_radius))
+            real_blurry, real_sharp = [], []
+            pairs_dir = os.path.join(self.data, "dpdd1024-dev")
+            if c.real_count and os.path.isdir(pairs_dir):
+                names = list_pairs(pairs_dir)
+                spacing = max(1, len(names) // c.real_count)
+                for name in names[::spacing][:c.real_count]:
+                    for sub, out in (("blur", real_blurry),
+                                     ("sharp", real_sharp)):
+                        out.append(centre_crop(load_image(
+                            os.path.join(pairs_dir, sub, name)), c.real_crop))
+            real = ((torch.stack(real_blurry), torch.stack(real_sharp))
+                    if real_blurry else (None, None))
+            self._validation = (blurry, sharp) + real
+        return self._validation
+
+    @torch.no_grad()
+    def restore_batches(self, net: nn.Module, blurry: Tensor,
+                        batch: int = 4) -> Tensor:
+        net.eval()
+        out = []
+        for i in range(0, blurry.shape[0], batch):
+            x = blurry[i:i + batch].to(self.device)
+            with torch.autocast(self.device.type,
+                                dtype=self.amp or torch.float32,
+                                enabled=self.amp is not None):
+                out.append(net(x, self.config.stages).float().clamp(0, 1)
+                           .cpu())
+        net.train()
+        return torch.cat(out)
+
+    def validate(self, net: Optional[nn.Module] = None) -> Dict:
+        net = net or self.net
+        blurry, sharp, real_blurry, real_sharp = self.validation_data()
+        restored = self.restore_batches(net, blurry)
+        record = {"step": self.step,
+                  "val_synth_loss": float(scale_loss(restored, sharp)),
+                  "val_synth_psnr": float(metrics.psnr(restored, sharp).mean()),
+                  "val_synth_input_psnr":
+                      float(metrics.psnr(blurry, sharp).mean())}
+        if real_blurry is not None:
+            restored = self.restore_batches(net, real_blurry, batch=2)
+            record.update(
+                val_real_psnr=float(metrics.psnr(restored, real_sharp).mean()),
+                val_real_ssim=float(metrics.ssim(restored, real_sharp).mean()),
+                val_real_input_psnr=float(
+                    metrics.psnr(real_blurry, real_sharp).mean()),
+                val_real_input_ssim=float(
+                    metrics.ssim(real_blurry, real_sharp).mean()))
+        self._log(record)
+        self.say(" ".join("%s=%.4g" % kv for kv in record.items()))
+        return record
+
+
+def parse_config(argv: Optional[List[str]] = None):
+    parser = argparse.ArgumentParser(
+        prog="python3 -m fdikp.train",
+        description="Train FDIKP on synthetic defocus; run again to resume.")
+    parser.add_argument("--run", required=True, metavar="DIR",
+                        help="run directory (checkpoint, log, final weights)")
+    defaults = TrainConfig()
+    for field in fields(TrainConfig):
+        parser.add_argument("--" + field.name.replace("_", "-"),
+                            type=type(getattr(defaults, field.name)),
+                            default=getattr(defaults, field.name))
+    args = parser.parse_args(argv)
+    config = TrainConfig(**{f.name: getattr(args, f.name)
+                            for f in fields(TrainConfig)})
+    return args.run, config
+
+
+def main(argv=None) -> int:
+    run_dir, config = parse_config(argv)
+    trainer = Trainer(config, run_dir,
+                      log=lambda line: print(line, flush=True))
+    final = trainer.run()
+    if final:
+        print("final weights:", final)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
