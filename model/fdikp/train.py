@@ -311,8 +311,12 @@ class Trainer:
 
     def _restore(self, checkpoint: Dict) -> None:
         self.net.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scaler.load_state_dict(checkpoint["scaler"])
+        if "optimizer" in checkpoint:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        else:
+            self.say("snapshot without optimizer state (model/device): "
+                     "Adam's moments start afresh")
         if checkpoint.get("swa") is not None:
             self.swa = AveragedModel(self.net)
             self.swa.load_state_dict(checkpoint["swa"])
