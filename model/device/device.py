@@ -97,7 +97,10 @@ def pack_data(data: str, out: str, budget_mib: float) -> None:
 
 
 def _half(state):
-    return {k: v.half() if v.is_floating_point() else v
+    """fp16 for transport; tensors beyond fp16's range (e.g. BatchNorm
+    running variances) stay fp32."""
+    return {k: v.half() if v.is_floating_point() and v.numel()
+            and float(v.abs().max()) < 6e4 else v
             for k, v in state.items()}
 
 
