@@ -87,7 +87,8 @@ def gaussian_blur_fft(spectrum: Tensor, sigma: float, height: int,
     """irfft2 of an rfft2 spectrum times a Gaussian's transfer function."""
     fy = torch.fft.fftfreq(height, device=spectrum.device)[:, None]
     fx = torch.fft.rfftfreq(width, device=spectrum.device)[None, :]
-    transfer = torch.exp(-2.0 * math.pi ** 2 * sigma ** 2 * (fy ** 2 + fx ** 2))
+    transfer = torch.exp(-2.0 * (math.pi * sigma) ** 2
+                         * (fy ** 2 + fx ** 2))
     return torch.fft.irfft2(spectrum * transfer, s=(height, width))
 
 
@@ -265,7 +266,8 @@ class DefocusSynth:
         side = crop + 2 * self.config.margin()
         images, extras, depths, real = [], [], [], []
         for _ in range(batch_size):
-            scenes = [s for s in self.scenes if min(s.image.shape[-2:]) >= side]
+            scenes = [s for s in self.scenes
+                      if min(s.image.shape[-2:]) >= side]
             use_real = (bool(scenes) and float(torch.rand(
                 1, generator=generator)) < self.config.p_real_depth)
             if use_real:

@@ -22,7 +22,6 @@ weights ({'model': state_dict}) for fdikp.export.
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -283,7 +282,8 @@ class Trainer:
                       if config.lpips_weights else None)
         data = config.data or data_dir()
         self.data = data
-        self.synth = DefocusSynth(data, SynthConfig(max_radius=config.max_radius),
+        self.synth = DefocusSynth(data,
+                                  SynthConfig(max_radius=config.max_radius),
                                   split="train", seed=config.seed,
                                   device=self.device)
         self._validation = None
@@ -398,7 +398,8 @@ class Trainer:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 seconds = time.monotonic() - window_start
-                self._log({"step": self.step, "loss": sum(losses) / len(losses),
+                self._log({"step": self.step,
+                           "loss": sum(losses) / len(losses),
                            "lr": c.lr_at(self.step - 1),
                            "images_per_s": window_images / seconds,
                            "s_per_step": seconds / len(losses),
@@ -483,7 +484,8 @@ class Trainer:
         restored = self.restore_batches(net, blurry)
         record = {"step": self.step,
                   "val_synth_loss": float(scale_loss(restored, sharp)),
-                  "val_synth_psnr": float(metrics.psnr(restored, sharp).mean()),
+                  "val_synth_psnr":
+                      float(metrics.psnr(restored, sharp).mean()),
                   "val_synth_input_psnr":
                       float(metrics.psnr(blurry, sharp).mean())}
         if real_blurry is not None:

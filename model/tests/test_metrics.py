@@ -22,7 +22,8 @@ def constant(value, size=32):
 
 class MetricsTest(unittest.TestCase):
     def test_image_against_itself(self):
-        image = torch.rand(2, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+        generator = torch.Generator().manual_seed(0)
+        image = torch.rand(2, 3, 40, 40, generator=generator)
         self.assertTrue(torch.isinf(metrics.psnr(image, image)).all())
         self.assertTrue(torch.allclose(metrics.ssim(image, image),
                                        torch.ones(2, dtype=torch.float64)))

@@ -1,6 +1,5 @@
 """The synthetic defocus generator behaves like a lens (fdikp.synth)."""
 
-import math
 import os
 import unittest
 
