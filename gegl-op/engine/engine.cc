@@ -9,9 +9,11 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -240,6 +242,24 @@ Status load_model(const std::string &path, torch::Device device,
   Status loaded = load_uncached(path, device, out);
   if (loaded.ok()) model_cache[key] = CacheEntry{mtime_ns, static_cast<long long>(st.st_size), *out};
   return loaded;
+}
+
+// LibTorch may start with a single intra-op thread (its core count comes
+// from cpuinfo, which some virtual machines leave at 1), which halves the
+// speed on two cores. Unless the user chose (OMP_NUM_THREADS, or
+// set_cpu_threads), use every CPU this process may run on: the op runs
+// unthreaded in GEGL, so nothing else competes for them meanwhile.
+std::once_flag threads_once;
+std::atomic<bool> threads_chosen{false};
+
+void default_threads() {
+  std::call_once(threads_once, [] {
+    if (threads_chosen || std::getenv("OMP_NUM_THREADS")) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (cpus > at::get_num_threads()) at::set_num_threads(cpus);
+  });
 }
 
 bool cuda_available() {
@@ -503,6 +523,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
   ri = RunInfo();
   Status status = check_options(options, pixels);
   if (!status.ok()) return status;
+  default_threads();
   static std::once_flag blas_check;
   std::call_once(blas_check, [&ri] {
     if (reference_blas_loaded())
@@ -596,6 +617,12 @@ Status run_interleaved(const Options &options, const float *in, float *out, int 
     }
   };
   return run(options, pixels, callbacks, info);
+}
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) return;
+  threads_chosen = true;
+  at::set_num_threads(threads);
 }
 
 std::string runtime_summary() {

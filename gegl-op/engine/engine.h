@@ -124,6 +124,10 @@ void clear_model_cache();
 // One line about the LibTorch runtime: version, threads, BLAS in use, CUDA.
 std::string runtime_summary();
 
+// Sets LibTorch's CPU threads for the whole process (0 leaves its default,
+// one per core). Hosts that run several filters at once share these.
+void set_cpu_threads(int threads);
+
 }  // namespace fdikp
 
 #endif  // FDIKP_ENGINE_H

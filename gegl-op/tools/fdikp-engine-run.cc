@@ -16,10 +16,12 @@ namespace {
 
 const char kUsage[] =
     "usage: fdikp-engine-run --model FILE [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
-    "                        [--device auto|cpu|cuda] [--memory-budget-mb MB] IN.npy OUT.npy\n"
+    "                        [--device auto|cpu|cuda] [--memory-budget-mb MB] [--threads N]\n"
+    "                        [--repeat N] IN.npy OUT.npy\n"
     "       fdikp-engine-run --model FILE --inspect\n"
     "       fdikp-engine-run --runtime\n"
-    "IN.npy/OUT.npy: float32 arrays H x W x C (C = 3 or 4, sRGB values in [0, 1]).\n";
+    "IN.npy/OUT.npy: float32 arrays H x W x C (C = 3 or 4, sRGB values in [0, 1]).\n"
+    "--repeat N runs N times (the first includes loading and warm-up) and prints each time.\n";
 
 bool parse_int(const char *text, int *value) {
   char *end = nullptr;
@@ -41,6 +43,7 @@ int main(int argc, char **argv) {
   std::string positional[2];
   int npositional = 0;
   bool inspect = false;
+  int repeat = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -59,9 +62,14 @@ int main(int argc, char **argv) {
       if (!fdikp::parse_device(argv[++i], &options.device))
         return usage_error(std::string("unknown device '") + argv[i] + "'");
     } else if ((arg == "--stages" || arg == "--tile-size" || arg == "--tile-overlap" ||
-                arg == "--memory-budget-mb") && has_value) {
+                arg == "--memory-budget-mb" || arg == "--threads" || arg == "--repeat") &&
+               has_value) {
       if (!parse_int(argv[++i], &number)) return usage_error("bad number for " + arg);
       if (arg == "--stages") options.stages = number;
+      else if (arg == "--threads" && number >= 1) fdikp::set_cpu_threads(number);
+      else if (arg == "--threads") return usage_error("--threads must be >= 1");
+      else if (arg == "--repeat" && number >= 1) repeat = number;
+      else if (arg == "--repeat") return usage_error("--repeat must be >= 1");
       else if (arg == "--tile-size") options.tile_size = number;
       else if (arg == "--tile-overlap") options.tile_overlap = number;
       else if (number < 0) return usage_error("--memory-budget-mb must be >= 0");
@@ -101,23 +109,26 @@ int main(int argc, char **argv) {
     return 1;
   }
   fdikp::FloatImage result = image;
-  fdikp::RunInfo info;
-  const auto start = std::chrono::steady_clock::now();
-  const fdikp::Status status = fdikp::run_interleaved(options, image.values.data(), result.values.data(),
-                                                      image.width, image.height, image.channels, {}, &info);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (const std::string &warning : info.warnings)
-    std::fprintf(stderr, "fdikp-engine-run: warning: %s\n", warning.c_str());
-  if (!status.ok()) {
-    std::fprintf(stderr, "fdikp-engine-run: %s\n", status.message().c_str());
-    return 1;
+  for (int run = 0; run < repeat; ++run) {
+    fdikp::RunInfo info;
+    const auto start = std::chrono::steady_clock::now();
+    const fdikp::Status status = fdikp::run_interleaved(options, image.values.data(), result.values.data(),
+                                                        image.width, image.height, image.channels, {}, &info);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const std::string &warning : info.warnings)
+      std::fprintf(stderr, "fdikp-engine-run: warning: %s\n", warning.c_str());
+    if (!status.ok()) {
+      std::fprintf(stderr, "fdikp-engine-run: %s\n", status.message().c_str());
+      return 1;
+    }
+    std::printf("device=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
+                fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles, seconds);
+    std::fflush(stdout);
   }
   if (!fdikp::write_npy(positional[1], result, &error)) {
     std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
     return 1;
   }
-  std::printf("device=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
-              fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles, seconds);
   return 0;
 }
