@@ -626,6 +626,7 @@ void set_cpu_threads(int threads) {
 }
 
 std::string runtime_summary() {
+  default_threads();
   std::ostringstream out;
   out << "LibTorch " << TORCH_VERSION << ", " << at::get_num_threads() << " threads";
   const std::string blas = blas_library();
