@@ -13,7 +13,9 @@ Every batch gets one of the 8 flips/rotations per sample.
 DIR/last.pt is written every --ckpt-minutes and on exit; running the same
 command again resumes from it EXACTLY (the same losses and weights as an
 uninterrupted run): batch k is a pure function of (seed, k), and the
-RNG states of python, numpy and torch are saved with the step. DIR/log.jsonl
+RNG states of python, numpy and torch are saved with the step; the
+run's options come from the checkpoint, except the machine's (--device,
+--data, --max-minutes, --ckpt-minutes, --ckpt-every). DIR/log.jsonl
 gets loss, learning rate and throughput every --log-every steps and the
 validation scores (fixed synthetic set, real dpdd1024-dev crops) every
 --val-every steps; fdikp.plot draws it. DIR/final.pt holds the final
@@ -26,7 +28,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -43,6 +45,10 @@ SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
 FREQUENCY_WEIGHT = 0.2
 LPIPS_WEIGHT = 0.2
 BN_UPDATE_SEED = 1 << 30  # batch indices for update_bn, apart from training
+# Options that describe the machine, not the run: a resumed run takes them
+# from the command that resumes it.
+MACHINE_OPTIONS = ("device", "data", "max_minutes", "ckpt_minutes",
+                   "ckpt_every")
 
 
 @dataclass
@@ -261,10 +267,12 @@ class Trainer:
         checkpoint = self._read_checkpoint()
         if checkpoint is not None:
             saved = TrainConfig(**checkpoint["config"])
-            if saved != config:
+            where = {name: getattr(config, name) for name in MACHINE_OPTIONS}
+            if replace(saved, **where) != config:
                 self.say("resuming with the run's saved configuration; "
-                         "options given now are ignored")
-            config = saved
+                         "options given now are ignored except "
+                         + ", ".join(MACHINE_OPTIONS))
+            config = replace(saved, **where)
         self.config = config
         self.device = pick_device(config.device)
         self.amp = autocast_dtype(config.amp, self.device)
