@@ -250,6 +250,18 @@ def set_rng_state(state: Dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def check_sizes(config: TrainConfig) -> None:
+    """Crops must be multiples of what `stages` stages need."""
+    from .network import size_multiple
+    multiple = size_multiple(config.stages)
+    for name in ("crop", "crop2", "val_crop", "real_crop"):
+        if getattr(config, name) % multiple:
+            raise ValueError("--%s %d is not a multiple of %d (needed for "
+                             "%d stages)" % (name.replace("_", "-"),
+                                             getattr(config, name), multiple,
+                                             config.stages))
+
+
 def _default_network() -> nn.Module:
     from .network import FDIKP
     return FDIKP()
@@ -274,6 +286,7 @@ class Trainer:
                          + ", ".join(MACHINE_OPTIONS))
             config = replace(saved, **where)
         self.config = config
+        check_sizes(config)
         self.device = pick_device(config.device)
         self.amp = autocast_dtype(config.amp, self.device)
         torch.manual_seed(config.seed)

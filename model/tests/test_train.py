@@ -66,6 +66,13 @@ class LossTest(unittest.TestCase):
         self.assertEqual(config.lr_at(80), config.lr2)
         self.assertEqual(config.batch_shape(80), (2, 512))
 
+    def test_crops_must_fit_the_stage_count(self):
+        with self.assertRaisesRegex(ValueError, "--crop2 40 is not a "
+                                    "multiple of 16"):
+            train.check_sizes(train.TrainConfig(stages=3, crop=32,
+                                                crop2=40, val_crop=32,
+                                                real_crop=32))
+
     def test_dihedral_moves_blurry_and_sharp_alike(self):
         image = torch.arange(9.0).view(1, 1, 3, 3).expand(16, 1, 3, 3)
         generator = torch.Generator().manual_seed(0)
