@@ -4,12 +4,12 @@
 #
 #   bash model/device/start.sh [MINUTES] [-- extra fdikp.train flags]
 #
-# MINUTES (default 24) bounds the training time; the trainer saves a
+# MINUTES (default 22) bounds the training time; the trainer saves a
 # checkpoint every 3 minutes and when time is up. A snapshot brought back
 # from an earlier session (.device/state, see model/README.md) is restored
 # first. Output: .device/run/ (last.pt, log.jsonl, train.out).
 set -euo pipefail
-minutes=${1:-24}
+minutes=${1:-22}
 shift || true
 [ "${1:-}" = "--" ] && shift
 run=.device/run
