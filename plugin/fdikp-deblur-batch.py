@@ -38,28 +38,44 @@ from gi.repository import Gimp, Gio
 with open(os.environ["FDIKP_BATCH_JOB"]) as f:
     job = json.load(f)
 
+class Failure(Exception):
+    """A file failed at a stage the batch command words for the user."""
+    def __init__(self, stage, message):
+        super().__init__(message)
+        self.stage = stage
+
+def run(name, **arguments):
+    """Runs a PDB procedure; returns its values, raises with its message."""
+    proc = Gimp.get_pdb().lookup_procedure(name)
+    if proc is None:
+        raise RuntimeError("GIMP has no procedure " + name)
+    cfg = proc.create_config()
+    for key, value in arguments.items():
+        if key == "drawables":
+            cfg.set_core_object_array(key, value)
+        else:
+            cfg.set_property(key, value)
+    result = proc.run(cfg)
+    if result.index(0) != Gimp.PDBStatusType.SUCCESS:
+        message = result.index(1) if result.length() > 1 else None
+        raise RuntimeError(message or result.index(0).value_nick)
+    return [result.index(i) for i in range(1, result.length())]
+
 def deblur(src, dst):
-    image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(src))
+    try:
+        image, = run("gimp-file-load", **{"run-mode": Gimp.RunMode.NONINTERACTIVE,
+                                          "file": Gio.File.new_for_path(src)})
+    except RuntimeError as e:
+        raise Failure("load", str(e))
     try:
         layers = image.get_selected_layers() or image.get_layers()
-        proc = Gimp.get_pdb().lookup_procedure(job["procedure"])
-        if proc is None:
-            raise RuntimeError("GIMP has no procedure " + job["procedure"])
-        cfg = proc.create_config()
-        cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-        cfg.set_property("image", image)
-        cfg.set_core_object_array("drawables", layers)
-        for name, value in job["arguments"].items():
-            cfg.set_property(name, value)
-        result = proc.run(cfg)
-        if result.index(0) != Gimp.PDBStatusType.SUCCESS:
-            message = result.index(1) if result.length() > 1 else ""
-            raise RuntimeError(message or str(result.index(0)))
+        run(job["procedure"], image=image, drawables=layers,
+            **{"run-mode": Gimp.RunMode.NONINTERACTIVE}, **job["arguments"])
         if len(image.get_layers()) > 1:
             image.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE)
         if not Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image,
                               Gio.File.new_for_path(dst), None):
-            raise RuntimeError("export failed")
+            raise Failure("save", Gimp.get_pdb().get_last_error())
     finally:
         image.delete()
 
@@ -71,7 +87,8 @@ with open(job["results"], "a") as results:
             record = {"file": src, "output": dst, "ok": True}
         except Exception as e:
             message = getattr(e, "message", None) or str(e)
-            record = {"file": src, "ok": False, "error": message}
+            record = {"file": src, "ok": False, "error": message,
+                      "stage": getattr(e, "stage", "deblur")}
         record["seconds"] = time.monotonic() - start
         results.write(json.dumps(record) + "\n")
         results.flush()
@@ -114,6 +131,7 @@ def main(argv):
     files = expand(args.files)
     failures = []
     jobs = []
+    given = {}  # absolute path (what GIMP gets) -> the name the user gave
     for path in files:
         output = os.path.join(args.output_dir, os.path.basename(path))
         if not os.path.isfile(path):
@@ -127,6 +145,8 @@ def main(argv):
                   flush=True)
         else:
             jobs.append((os.path.abspath(path), os.path.abspath(output)))
+            given[os.path.abspath(path)] = path
+            given[os.path.abspath(output)] = output
 
     with tempfile.TemporaryDirectory(prefix="fdikp-deblur-batch-") as tmp:
         results_path = os.path.join(tmp, "results.jsonl")
@@ -143,15 +163,16 @@ def main(argv):
             }, f)
         done = {}
         if jobs:
-            done = run_gimp(job_path, results_path, jobs, len(files) - len(jobs), len(files))
+            done = run_gimp(job_path, results_path, jobs, len(files) - len(jobs), len(files),
+                            given)
         for src, _dst in jobs:
             if src not in done:
-                failures.append(src)
+                failures.append(given[src])
                 print(_("[{index}/{total}] {file}: FAILED: GIMP stopped before this file")
                       .format(index=len(files) - len(jobs) + len(done) + 1, total=len(files),
-                              file=src), flush=True)
+                              file=given[src]), flush=True)
             elif not done[src]:
-                failures.append(src)
+                failures.append(given[src])
 
     if failures:
         print(_("{failed} of {total} files failed:").format(failed=len(failures),
@@ -164,7 +185,17 @@ def main(argv):
     return 0
 
 
-def run_gimp(job_path, results_path, jobs, first_index, total):
+def failure_text(record):
+    """The message for a failed file; the plug-in's own messages come
+    translated already, loaders often give none."""
+    if record["stage"] == "load":
+        return _("GIMP could not open the file ({error})").format(error=record["error"])
+    if record["stage"] == "save":
+        return _("GIMP could not write the result ({error})").format(error=record["error"])
+    return record["error"]
+
+
+def run_gimp(job_path, results_path, jobs, first_index, total, given):
     """Runs gimp-console on the job, printing a line per file as results
     arrive; returns {file: succeeded}."""
     env = dict(os.environ, FDIKP_BATCH_JOB=job_path)
@@ -176,22 +207,24 @@ def run_gimp(job_path, results_path, jobs, first_index, total):
     gimp.stdin.write(GIMP_SIDE)
     gimp.stdin.close()
     done = {}
+    pending = ""  # a line GIMP is still writing
     with open(results_path) as results:
         while True:
             finished = gimp.poll() is not None
-            for line in results.readlines():
+            *lines, pending = (pending + results.read()).split("\n")
+            for line in lines:
                 record = json.loads(line)
                 done[record["file"]] = record["ok"]
                 index = first_index + len(done)
                 if record["ok"]:
                     print(_("[{index}/{total}] {file} -> {output}: done in {seconds:.1f} s")
-                          .format(index=index, total=total, file=record["file"],
-                                  output=record["output"], seconds=record["seconds"]),
+                          .format(index=index, total=total, file=given[record["file"]],
+                                  output=given[record["output"]], seconds=record["seconds"]),
                           flush=True)
                 else:
                     print(_("[{index}/{total}] {file}: FAILED: {error}")
-                          .format(index=index, total=total, file=record["file"],
-                                  error=record["error"]), flush=True)
+                          .format(index=index, total=total, file=given[record["file"]],
+                                  error=failure_text(record)), flush=True)
             if finished:
                 break
             time.sleep(0.2)
