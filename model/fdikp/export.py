@@ -33,7 +33,9 @@ from .network import (BASE_MULTIPLE, FDIKP, MAX_STAGES, TRAINED_STAGES,
 FORMAT = "fdikp-deblur-model"
 FORMAT_VERSION = 1
 METADATA_NAME = "fdikp.json"
-RECOMMENDED_TILE_SIZE = 512
+# The CPU sweet spot measured on 2 cores (see README, Performance): larger
+# tiles outgrow the caches and cost 2-3x more per pixel.
+RECOMMENDED_TILE_SIZE = 320
 RECOMMENDED_TILE_OVERLAP = 64
 RANDOM_INIT_SUMMARY = ("TEST ONLY: randomly initialised network (seed {}), "
                        "never trained; its output is meaningless")
@@ -188,7 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-probe-size", type=int, default=512,
                         metavar="PX",
                         help="side of the image used to measure memory per "
-                             "pixel (default 512, the recommended tile)")
+                             "pixel (default 512)")
     args = parser.parse_args(argv)
 
     if args.random_init:
