@@ -29,7 +29,7 @@ property_int (stages, _("Stages"), 3)
   value_range (1, 5)
 
 property_int (tile_size, _("Tile size"), 0)
-  description (_("Side of the square tiles the image is processed in, in pixels; 0 chooses it from the available memory"))
+  description (_("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"))
   value_range (0, 8192)
   ui_range (0, 2048)
   ui_meta ("unit", "pixel-distance")

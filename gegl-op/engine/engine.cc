@@ -316,7 +316,6 @@ std::size_t available_host_memory() {
 }
 
 int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple) {
-  const bool budget_given = budget != 0;
   if (budget == 0) {
     budget = device.is_cuda()
                  ? kCudaBudget
@@ -329,7 +328,7 @@ int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budg
   // caches, time per pixel jumps (FDIKP on 2 cores: 27 s/MP at 256 px,
   // 32 at 320, 66 at 384, 87 at 512). The model's recommended tile is that
   // sweet spot; the memory budget only caps it.
-  if (!device.is_cuda() && !budget_given) side = std::min(side, info.recommended_tile_size);
+  if (!device.is_cuda()) side = std::min(side, info.recommended_tile_size);
   return std::clamp(tiling::round_down(side, multiple), tiling::round_up(kMinTile, multiple),
                     tiling::round_down(kMaxTile, multiple));
 }

@@ -32,7 +32,10 @@ struct Rect {
 struct Options {
   std::string model_path;    // TorchScript file; must be set
   int stages = 3;            // scale-recurrent stages, 1..5
-  int tile_size = 0;         // pixels per tile side, 0 = from the memory budget
+  // Pixels per tile side; 0 = automatic: on the CPU the model's recommended
+  // (cache-friendly) tile capped by the memory budget, on CUDA the largest
+  // tile the budget allows.
+  int tile_size = 0;
   int tile_overlap = 64;     // pixels shared by neighbouring tiles
   Device device = Device::Auto;
   // Working-memory budget for one tile's inference, 0 = automatic

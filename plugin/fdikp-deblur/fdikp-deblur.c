@@ -154,7 +154,7 @@ deblur_create_procedure (GimpPlugIn  *plug_in,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "tile-size",
                                    _("Tile size"),
-                                   _("Side of the square tiles the image is processed in, in pixels; 0 chooses it from the available memory"),
+                                   _("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"),
                                    0, 8192, 0,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "tile-overlap",
