@@ -126,7 +126,8 @@ class StripBlock(nn.Module):
         raise NotImplementedError
 
     def attend_cols(self, qkv: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Columns are the rows of the transposed map."""
+        return self.attend_rows(qkv.transpose(2, 3)).transpose(2, 3)
 
     def forward(self, x: Tensor) -> Tensor:
         rows, cols = self.project_in(self.norm_attention(x)).chunk(2, dim=1)
@@ -152,12 +153,6 @@ class IntraStripAttention(StripBlock):
         out = multi_head_attention(q, k, v, self.heads)
         return out.view(b, h, w, c3 // 3).permute(0, 3, 1, 2)
 
-    def attend_cols(self, qkv: Tensor) -> Tensor:
-        b, c3, h, w = qkv.shape
-        tokens = qkv.permute(0, 3, 2, 1).reshape(b * w, h, c3)
-        q, k, v = tokens.chunk(3, dim=2)
-        out = multi_head_attention(q, k, v, self.heads)
-        return out.view(b, w, h, c3 // 3).permute(0, 3, 2, 1)
 
 
 class InterStripAttention(StripBlock):
@@ -175,14 +170,6 @@ class InterStripAttention(StripBlock):
                                    self.heads)
         return out.view(b, h, c, w).permute(0, 2, 1, 3)
 
-    def attend_cols(self, qkv: Tensor) -> Tensor:
-        b, c3, h, w = qkv.shape
-        c = c3 // 3
-        tokens = qkv.view(b, 3, c, h, w).permute(0, 1, 4, 2, 3)
-        tokens = tokens.reshape(b, 3, w, c * h)
-        out = multi_head_attention(tokens[:, 0], tokens[:, 1], tokens[:, 2],
-                                   self.heads)
-        return out.view(b, w, c, h).permute(0, 2, 3, 1)
 
 
 class FrequencyBlock(nn.Module):
