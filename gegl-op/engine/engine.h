@@ -49,6 +49,7 @@ struct RunInfo {
   int tile_size = 0;            // the tile side finally used
   int tile_overlap = 0;
   int tiles = 0;                // tiles processed
+  std::string graph;            // how the model's graph was optimised for the device
   std::vector<std::string> warnings;
 };
 

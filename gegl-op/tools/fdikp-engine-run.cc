@@ -3,11 +3,15 @@
 //
 // Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "npy.h"
@@ -29,6 +33,23 @@ bool parse_int(const char *text, int *value) {
   if (!*text || *end || v < -1000000000L || v > 1000000000L) return false;
   *value = static_cast<int>(v);
   return true;
+}
+
+// This process's peak resident memory. VmHWM belongs to the process's own
+// address space; getrusage's ru_maxrss also counts what the parent had
+// resident when it forked us (Linux keeps that high-water mark across exec).
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      status >> kib;
+      return kib / 1024.0;
+    }
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return -1;
 }
 
 int usage_error(const std::string &why) {
@@ -98,22 +119,52 @@ int main(int argc, char **argv) {
   }
   if (npositional != 2) return usage_error("expected IN.npy and OUT.npy");
 
-  fdikp::FloatImage image;
+  // Both images stay on disk and stream through the engine a tile at a time,
+  // as GEGL buffers do in the filter: the process holds only the tiles' work.
+  fdikp::NpyFile input, output;
   std::string error;
-  if (!fdikp::read_npy(positional[0], &image, &error)) {
+  if (!input.open(positional[0], &error)) {
     std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
     return 1;
   }
-  if (image.channels < 3) {
+  const fdikp::NpyHeader shape = input.header();
+  if (shape.channels < 3) {
     std::fprintf(stderr, "fdikp-engine-run: %s: expected 3 or 4 channels\n", positional[0].c_str());
     return 1;
   }
-  fdikp::FloatImage result = image;
+  if (!output.create(positional[1], shape.height, shape.width, shape.channels, &error)) {
+    std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
+    return 1;
+  }
+  std::atomic<bool> io_failed{false};
+  fdikp::Pixels pixels;
+  pixels.width = shape.width;
+  pixels.height = shape.height;
+  const int channels = shape.channels;
+  pixels.read = [&](const fdikp::Rect &rect, float *rgb) {
+    std::vector<float> row(static_cast<std::size_t>(rect.width) * channels);
+    for (int y = 0; y < rect.height; ++y) {
+      if (!input.read_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
+      float *dst = rgb + static_cast<std::size_t>(y) * rect.width * 3;
+      for (int x = 0; x < rect.width; ++x)
+        std::memcpy(dst + 3 * x, row.data() + static_cast<std::size_t>(x) * channels, 3 * sizeof(float));
+    }
+  };
+  pixels.write = [&](const fdikp::Rect &rect, const float *rgb) {
+    std::vector<float> row(static_cast<std::size_t>(rect.width) * channels);
+    for (int y = 0; y < rect.height; ++y) {
+      // Channels after the third (alpha) come from the input unchanged.
+      if (channels > 3 && !input.read_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
+      const float *src = rgb + static_cast<std::size_t>(y) * rect.width * 3;
+      for (int x = 0; x < rect.width; ++x)
+        std::memcpy(row.data() + static_cast<std::size_t>(x) * channels, src + 3 * x, 3 * sizeof(float));
+      if (!output.write_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
+    }
+  };
   for (int run = 0; run < repeat; ++run) {
     fdikp::RunInfo info;
     const auto start = std::chrono::steady_clock::now();
-    const fdikp::Status status = fdikp::run_interleaved(options, image.values.data(), result.values.data(),
-                                                        image.width, image.height, image.channels, {}, &info);
+    const fdikp::Status status = fdikp::run(options, pixels, {}, &info);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const std::string &warning : info.warnings)
@@ -122,13 +173,16 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "fdikp-engine-run: %s\n", status.message().c_str());
       return 1;
     }
+    if (io_failed) {
+      std::fprintf(stderr, "fdikp-engine-run: reading %s or writing %s failed\n",
+                   positional[0].c_str(), positional[1].c_str());
+      return 1;
+    }
     std::printf("device=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
                 fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles, seconds);
+    if (run == 0) std::printf("graph: %s\n", info.graph.c_str());
     std::fflush(stdout);
   }
-  if (!fdikp::write_npy(positional[1], result, &error)) {
-    std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
-    return 1;
-  }
+  std::printf("peak_rss_mib=%.1f\n", peak_rss_mib());
   return 0;
 }

@@ -2,10 +2,14 @@
 
 #include "npy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -51,7 +55,7 @@ bool parse_shape(const std::string &text, std::vector<long long> *shape) {
 
 }  // namespace
 
-bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error) {
+bool parse_npy_header(const std::string &bytes, NpyHeader *header_out, std::string *error) {
   if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) {
     *error = "not a .npy file";
     return false;
@@ -102,58 +106,133 @@ bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error) 
     *error = "expected H, W >= 1 and 1 to 4 channels";
     return false;
   }
-  const std::size_t offset = header_start + header_len;
-  const unsigned long long count = static_cast<unsigned long long>(shape[0]) * shape[1] * channels;
+  header_out->height = static_cast<int>(shape[0]);
+  header_out->width = static_cast<int>(shape[1]);
+  header_out->channels = static_cast<int>(channels);
+  header_out->data_offset = header_start + header_len;
+  return true;
+}
+
+bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error) {
+  NpyHeader header;
+  if (!parse_npy_header(bytes, &header, error)) return false;
+  const std::size_t offset = header.data_offset;
+  const unsigned long long count = header.value_count();
   if (count > (bytes.size() - offset) / sizeof(float) || (bytes.size() - offset) != count * sizeof(float)) {
     *error = "the data size does not match the shape";
     return false;
   }
-  image->height = static_cast<int>(shape[0]);
-  image->width = static_cast<int>(shape[1]);
-  image->channels = static_cast<int>(channels);
+  image->height = header.height;
+  image->width = header.width;
+  image->channels = header.channels;
   image->values.resize(count);
   std::memcpy(image->values.data(), bytes.data() + offset, count * sizeof(float));
   return true;
 }
 
-bool read_npy(const std::string &path, FloatImage *image, std::string *error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot open " + path;
+namespace {
+
+// The header of a version 1.0 .npy file for a float32 H x W x C array,
+// padded so that the data starts on a 64-byte boundary.
+std::string header_bytes(int height, int width, int channels) {
+  std::ostringstream dict;
+  dict << "{'descr': '<f4', 'fortran_order': False, 'shape': (" << height << ", " << width
+       << ", " << channels << "), }";
+  std::string header = dict.str();
+  const std::size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string bytes(kMagic, 6);
+  bytes.push_back(1);
+  bytes.push_back(0);
+  bytes.push_back(static_cast<char>(header.size() & 0xff));
+  bytes.push_back(static_cast<char>(header.size() >> 8));
+  return bytes + header;
+}
+
+bool pread_all(int fd, void *data, std::size_t size, long long offset) {
+  char *p = static_cast<char *>(data);
+  while (size > 0) {
+    const ssize_t got = ::pread(fd, p, size, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    size -= static_cast<std::size_t>(got);
+    offset += got;
+  }
+  return true;
+}
+
+bool pwrite_all(int fd, const void *data, std::size_t size, long long offset) {
+  const char *p = static_cast<const char *>(data);
+  while (size > 0) {
+    const ssize_t put = ::pwrite(fd, p, size, offset);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    p += put;
+    size -= static_cast<std::size_t>(put);
+    offset += put;
+  }
+  return true;
+}
+
+}  // namespace
+
+NpyFile::~NpyFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool NpyFile::open(const std::string &path, std::string *error) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd_ < 0 || ::fstat(fd_, &st) != 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
     return false;
   }
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!parse_npy(bytes, image, error)) {
+  // A version 1 header is at most 10 + 65535 bytes; versions 2 and 3 with a
+  // longer header are not written by NumPy for arrays this simple.
+  std::string head(static_cast<std::size_t>(std::min<long long>(st.st_size, 10 + 65535)), '\0');
+  if (!pread_all(fd_, &head[0], head.size(), 0) || !parse_npy_header(head, &header_, error)) {
+    if (error->empty()) *error = "cannot read";
     *error = path + ": " + *error;
+    return false;
+  }
+  const unsigned long long data = static_cast<unsigned long long>(st.st_size) - header_.data_offset;
+  if (header_.data_offset > static_cast<unsigned long long>(st.st_size) ||
+      data != header_.value_count() * sizeof(float)) {
+    *error = path + ": the data size does not match the shape";
     return false;
   }
   return true;
 }
 
-bool write_npy(const std::string &path, const FloatImage &image, std::string *error) {
-  std::ostringstream dict;
-  dict << "{'descr': '<f4', 'fortran_order': False, 'shape': (" << image.height << ", "
-       << image.width << ", " << image.channels << "), }";
-  std::string header = dict.str();
-  // Pad so that the data starts on a 64-byte boundary, ending in '\n'.
-  const std::size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header.push_back('\n');
-  std::ofstream out(path, std::ios::binary);
-  out.write(kMagic, 6);
-  const unsigned char version[2] = {1, 0};
-  out.write(reinterpret_cast<const char *>(version), 2);
-  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                static_cast<unsigned char>(header.size() >> 8)};
-  out.write(reinterpret_cast<const char *>(len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char *>(image.values.data()),
-            static_cast<std::streamsize>(image.values.size() * sizeof(float)));
-  if (!out) {
-    *error = "cannot write " + path;
+bool NpyFile::create(const std::string &path, int height, int width, int channels,
+                     std::string *error) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string head = header_bytes(height, width, channels);
+  header_ = NpyHeader{height, width, channels, head.size()};
+  if (fd_ < 0 || !pwrite_all(fd_, head.data(), head.size(), 0) ||
+      ::ftruncate(fd_, static_cast<off_t>(head.size() + header_.value_count() * sizeof(float))) != 0) {
+    *error = "cannot write " + path + ": " + std::strerror(errno);
     return false;
   }
   return true;
+}
+
+long long NpyFile::offset_of(int x, int y) const {
+  return static_cast<long long>(header_.data_offset) +
+         (static_cast<long long>(y) * header_.width + x) * header_.channels *
+             static_cast<long long>(sizeof(float));
+}
+
+bool NpyFile::read_run(int x, int y, int pixels, float *values) const {
+  return pread_all(fd_, values, static_cast<std::size_t>(pixels) * header_.channels * sizeof(float),
+                   offset_of(x, y));
+}
+
+bool NpyFile::write_run(int x, int y, int pixels, const float *values) {
+  return pwrite_all(fd_, values, static_cast<std::size_t>(pixels) * header_.channels * sizeof(float),
+                    offset_of(x, y));
 }
 
 }  // namespace fdikp

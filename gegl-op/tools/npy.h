@@ -6,6 +6,7 @@
 #ifndef FDIKP_NPY_H
 #define FDIKP_NPY_H
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,50 @@ struct FloatImage {
   std::vector<float> values;  // height * width * channels, interleaved
 };
 
+// The shape of a .npy image and where its data starts in the file.
+struct NpyHeader {
+  int height = 0;
+  int width = 0;
+  int channels = 0;
+  std::size_t data_offset = 0;
+  unsigned long long value_count() const {
+    return static_cast<unsigned long long>(height) * width * channels;
+  }
+};
+
+// Parses the header at the start of `bytes` (which need hold no data).
+bool parse_npy_header(const std::string &bytes, NpyHeader *header, std::string *error);
+
 // Parses the bytes of a .npy file holding a little-endian float32 array of
 // shape (H, W, C) or (H, W). Returns false with *error on anything else.
 bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error);
 
-bool read_npy(const std::string &path, FloatImage *image, std::string *error);
-bool write_npy(const std::string &path, const FloatImage &image, std::string *error);
+
+// A .npy image on disk, read and written a row segment at a time so that an
+// image of any size streams through the engine without being held in memory.
+class NpyFile {
+ public:
+  NpyFile() = default;
+  NpyFile(const NpyFile &) = delete;
+  NpyFile &operator=(const NpyFile &) = delete;
+  ~NpyFile();
+
+  // Opens an existing file for reading; checks the data size against the shape.
+  bool open(const std::string &path, std::string *error);
+  // Creates (or replaces) a file of the given shape, values unset (zero).
+  bool create(const std::string &path, int height, int width, int channels, std::string *error);
+
+  const NpyHeader &header() const { return header_; }
+
+  // The `pixels` pixels from (x, y) along row y: pixels * channels values.
+  bool read_run(int x, int y, int pixels, float *values) const;
+  bool write_run(int x, int y, int pixels, const float *values);
+
+ private:
+  long long offset_of(int x, int y) const;
+  int fd_ = -1;
+  NpyHeader header_;
+};
 
 }  // namespace fdikp
 

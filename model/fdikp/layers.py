@@ -43,7 +43,8 @@ class BlockAlignedConv2d(nn.Conv2d):
         bias = self.bias
         if bias is not None:
             bias = F.pad(bias, [0, pad_out])
-        x = F.pad(x, [0, 0, 0, 0, 0, pad_in])
+        if pad_in > 0:  # a constant: freezing keeps one branch
+            x = F.pad(x, [0, 0, 0, 0, 0, pad_in])
         y = F.conv2d(x, weight, bias, self.stride, self.padding,
                      self.dilation, self.groups)
         return y[:, :self.out_channels]

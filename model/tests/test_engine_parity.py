@@ -66,32 +66,51 @@ class EngineParityTest(unittest.TestCase):
             y = model(x.contiguous(), stages)
         return y[0].permute(1, 2, 0).numpy()
 
-    def engine_output(self, image: np.ndarray, stages: int) -> np.ndarray:
+    def engine_output(self, image: np.ndarray, stages: int,
+                      graph: str = "") -> np.ndarray:
         src = os.path.join(self.tmp.name, "in.npy")
         dst = os.path.join(self.tmp.name, "out.npy")
         np.save(src, image)
+        env = dict(os.environ)
+        env.pop("FDIKP_CPU_GRAPH", None)
+        if graph:
+            env["FDIKP_CPU_GRAPH"] = graph
         result = subprocess.run(
             [self.engine, "--model", self.model_file, "--stages",
              str(stages), "--tile-size", "0", "--device", "cpu", src, dst],
-            capture_output=True, text=True)
+            capture_output=True, text=True, env=env)
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.last_graph = [line for line in result.stdout.splitlines()
+                           if line.startswith("graph: ")][0]
         return np.load(dst)
 
     def test_engine_matches_python_on_a_real_photo(self):
+        # Every CPU graph the engine can run: the default (fused,
+        # channels-last), LibTorch's optimize_for_inference, and the graph
+        # as saved.
         for stages, image in ((3, self.photo),
-                              (2, self.photo[:45, :77])):  # padded path
-            with self.subTest(stages=stages, shape=image.shape):
-                want = self.python_output(image, stages)
+                              (2, self.photo[:45, :77]),  # padded path
+                              (1, self.photo[:3, :2])):   # tiny
+            want = self.python_output(image, stages)
+            if image.shape[0] > 8:
                 # Random weights clamp many pixels to 0 or 1; make sure
                 # enough of the comparison is about real values.
                 inside = ((want > 0) & (want < 1)).mean()
                 self.assertGreater(inside, 0.2)
-                got = self.engine_output(np.ascontiguousarray(image), stages)
-                self.assertEqual(got.shape, image.shape)
-                self.assertEqual(got.dtype, np.float32)
-                error = np.abs(got - want).max()
-                self.assertLess(error, TOLERANCE)
-
+            for graph, says in (("", "graph: fused: "),
+                                ("oneDNN", "graph: oneDNN"),
+                                ("plain", "graph: plain")):
+                with self.subTest(graph=graph, stages=stages,
+                                  shape=image.shape):
+                    got = self.engine_output(np.ascontiguousarray(image),
+                                             stages, graph)
+                    # The fast path must not fall back without notice.
+                    self.assertTrue(self.last_graph.startswith(says),
+                                    self.last_graph)
+                    self.assertEqual(got.shape, image.shape)
+                    self.assertEqual(got.dtype, np.float32)
+                    error = np.abs(got - want).max()
+                    self.assertLess(error, TOLERANCE)
 
 if __name__ == "__main__":
     unittest.main()

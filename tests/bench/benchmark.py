@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -69,18 +68,30 @@ def worker(args):
             times.append(time.perf_counter() - start)
     np.save(args.output, y[0].permute(1, 2, 0).contiguous().numpy())
     print(json.dumps({"seconds": times}))
+    print(f"peak_rss_mib={peak_rss_mib():.1f}")
 
 
-def run_measured(command):
-    """Runs command; returns (stdout, peak resident memory in MiB)."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{err}")
-    return out, usage.ru_maxrss / 1024.0
+def peak_rss_mib():
+    """This process's peak resident memory (VmHWM). Not getrusage's
+    ru_maxrss: Linux carries the parent's resident size at fork across exec
+    into the child's, so a child of this 1-2 GB process would report that."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def run_measured(command, env=None):
+    """Runs command (which prints peak_rss_mib=N last); returns (stdout,
+    that peak resident memory in MiB)."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+    last = result.stdout.strip().splitlines()[-1]
+    if not last.startswith("peak_rss_mib="):
+        raise RuntimeError(f"{' '.join(command)} did not report its memory: {last!r}")
+    return result.stdout, float(last.split("=")[1])
 
 
 def engine_times(stdout):
@@ -194,16 +205,22 @@ def main():
     print(f"\n## Cost: {flops / 1e9:.0f} GFLOP per megapixel (convolutions and matrix products);"
           f" CPU matrix product rate {rate / 1e9:.0f} GFLOP/s -> floor {flops / rate:.1f} s/MP")
 
-    def engine(image, tile, repeat=1, overlap=64):
+    def engine(image, tile, repeat=1, overlap=64, graph=None, keep=True):
+        """Runs the engine; graph picks its CPU graph (FDIKP_CPU_GRAPH);
+        keep=False does not read the output back (a 50 MP one is 600 MB)."""
         path_in = os.path.join(tmp.name, "in.npy")
         path_out = os.path.join(tmp.name, "engine.npy")
         np.save(path_in, image)
+        env = dict(os.environ)
+        env.pop("FDIKP_CPU_GRAPH", None)
+        if graph:
+            env["FDIKP_CPU_GRAPH"] = graph
         out, rss = run_measured([args.engine_run, "--model", model_file, "--stages",
                                  str(args.stages), "--tile-size", str(tile),
                                  "--tile-overlap", str(overlap), "--device",
                                  args.device, "--threads", str(args.threads), "--repeat",
-                                 str(repeat), path_in, path_out])
-        return engine_times(out), rss, np.load(path_out)
+                                 str(repeat), path_in, path_out], env)
+        return engine_times(out), rss, np.load(path_out) if keep else None
 
     sizes = [float(s) for s in args.sizes.split(",") if s] + ([50] if args.long else [])
     results["engine"] = []
@@ -212,7 +229,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for mp in sizes:
         width, height = SIDES[mp]
-        runs, rss, _ = engine(photo(width, height, args.data), 0)
+        runs, rss, _ = engine(photo(width, height, args.data), 0, keep=False)
         seconds = float(runs[-1]["seconds"])
         real_mp = width * height / 1e6
         row = {"width": width, "height": height, "tile": int(runs[-1]["tile_size"]),
@@ -224,9 +241,10 @@ def main():
 
     results["compare"] = []
     print("\n## Same weights, same input, untiled (second of two runs)\n")
-    print("| image | eager s | TorchScript (Python) s | C++ engine s | eager / engine |"
-          " TorchScript / engine | max abs diff | peak RSS MiB eager / TS / engine |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| image | eager s | TorchScript (Python) s | engine, LibTorch's optimize_for_inference s |"
+          " C++ engine s | eager / engine | TorchScript / engine | max abs diff |"
+          " peak RSS MiB eager / TS / engine |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for mp in [float(s) for s in args.compare.split(",") if s]:
         width, height = SIDES[mp]
         image = photo(width, height, args.data)
@@ -239,16 +257,22 @@ def main():
                 [sys.executable, os.path.abspath(__file__), "--worker", kind, "--weights",
                  weights, "--model", model_file, "--input", path_in, "--output", path_out,
                  "--stages", str(args.stages), "--threads", str(args.threads)])
-            timings[kind] = json.loads(out.strip().splitlines()[-1])["seconds"][-1]
+            timings[kind] = json.loads(out.strip().splitlines()[-2])["seconds"][-1]
             outputs[kind] = np.load(path_out)
+        if args.device == "cpu":
+            runs, memory["onednn"], outputs["onednn"] = engine(image, max(width, height) + 64, 2,
+                                                               graph="oneDNN")
+            timings["onednn"] = float(runs[-1]["seconds"])
         runs, memory["engine"], outputs["engine"] = engine(image, max(width, height) + 64, 2)
         timings["engine"] = float(runs[-1]["seconds"])
-        diff = max(float(np.abs(outputs[k] - outputs["engine"]).max()) for k in ("eager", "script"))
+        diff = max(float(np.abs(outputs[k] - outputs["engine"]).max())
+                   for k in outputs if k != "engine")
         row = {"width": width, "height": height, **{f"{k}_seconds": v for k, v in timings.items()},
                **{f"{k}_peak_rss_mib": v for k, v in memory.items()}, "max_abs_diff": diff}
         results["compare"].append(row)
+        onednn = f"{timings['onednn']:.2f}" if "onednn" in timings else "-"
         print(f"| {width} x {height} | {timings['eager']:.2f} | {timings['script']:.2f} | "
-              f"{timings['engine']:.2f} | {timings['eager'] / timings['engine']:.2f} | "
+              f"{onednn} | {timings['engine']:.2f} | {timings['eager'] / timings['engine']:.2f} | "
               f"{timings['script'] / timings['engine']:.2f} | {diff:.1e} | "
               f"{memory['eager']:.0f} / {memory['script']:.0f} / {memory['engine']:.0f} |",
               flush=True)

@@ -1,0 +1,190 @@
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+//
+// Why: LibTorch's optimize_for_inference runs oneDNN convolutions on its own
+// blocked tensors and converts every activation to and from that layout
+// around each run of convolutions, because LeakyReLU, GELU, residual adds,
+// attention and the FFTs cannot take it. For FDIKP those conversions, and
+// the separate passes over memory for each activation, cost as much as the
+// convolutions. oneDNN computes directly on channels-last tensors, and
+// LibTorch exposes its fused "convolution + post-op" primitive as
+// mkldnn::_convolution_pointwise: with every weight channels-last, every
+// activation stays channels-last from the first convolution to the last and
+// nothing is converted.
+
+#include "cpu_graph.h"
+
+#include <ATen/Context.h>
+#include <torch/csrc/jit/ir/subgraph_matcher.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/subgraph_rewrite.h>
+#include <torch/csrc/jit/runtime/operator.h>
+
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+namespace fdikp {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Match;
+using torch::jit::Node;
+using torch::jit::Value;
+
+void for_each_node(Block *block, const std::function<void(Node *)> &visit) {
+  for (Node *node : block->nodes()) {
+    visit(node);
+    for (Block *inner : node->blocks()) for_each_node(inner, visit);
+  }
+}
+
+// A conv2d whose stride, padding and dilation are int lists (not the
+// padding="same" overload).
+bool plain_conv_match(const Match &match, const std::unordered_map<std::string, Value *> &vmap) {
+  const auto graph_value = [&](const char *name) -> Value * {
+    const auto it = vmap.find(name);
+    if (it == vmap.end()) return nullptr;
+    const auto found = match.values_map.find(it->second);
+    return found == match.values_map.end() ? nullptr : found->second;
+  };
+  for (const char *name : {"s", "p", "d"}) {
+    Value *v = graph_value(name);
+    if (!v || !v->type()->isSubtypeOf(*c10::ListType::ofInts())) return false;
+  }
+  return true;
+}
+
+struct Rewrite {
+  const char *pattern;
+  const char *replacement;
+};
+
+// The activation after a convolution becomes a oneDNN post-op. Not fused:
+// residual adds as binary post-ops (measured no faster, and oneDNN refuses
+// them on the 1 x 1 maps of a small tile's coarsest stage) and GELU (its
+// post-op differed from aten::gelu by 3e-4 on a briefly trained FDIKP).
+const Rewrite kRewrites[] = {
+    {R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g, %slope):
+  %y = aten::conv2d(%x, %w, %b, %s, %p, %d, %g)
+  %r = aten::leaky_relu(%y, %slope)
+  return (%r))IR",
+     R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g, %slope):
+  %attr : str = prim::Constant[value="leaky_relu"]()
+  %none : NoneType = prim::Constant()
+  %scalars : Scalar?[] = prim::ListConstruct(%slope)
+  %r = mkldnn::_convolution_pointwise(%x, %w, %b, %p, %s, %d, %g, %attr, %scalars, %none)
+  return (%r))IR"},
+    {R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g):
+  %y = aten::conv2d(%x, %w, %b, %s, %p, %d, %g)
+  %r = aten::relu(%y)
+  return (%r))IR",
+     R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g):
+  %attr : str = prim::Constant[value="relu"]()
+  %none : NoneType = prim::Constant()
+  %scalars : Scalar?[] = prim::ListConstruct()
+  %r = mkldnn::_convolution_pointwise(%x, %w, %b, %p, %s, %d, %g, %attr, %scalars, %none)
+  return (%r))IR"},
+};
+
+// A channels-last tensor cannot be view()-ed as if it were contiguous;
+// reshape() is the same where a view exists and copies where none does. Safe
+// only because the graph mutates nothing (checked first).
+const Rewrite kViewToReshape = {R"IR(
+graph(%x, %size):
+  %y = aten::view(%x, %size)
+  return (%y))IR",
+                                R"IR(
+graph(%x, %size):
+  %y = aten::reshape(%x, %size)
+  return (%y))IR"};
+
+bool mutates_tensors(Node *node) {
+  // aten::add_, aten::copy_, ... (but not aten::__getitem__).
+  if (node->kind().ns() != c10::Symbol::fromQualString("namespaces::aten")) return false;
+  const std::string name = node->kind().toUnqualString();
+  return name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_';
+}
+
+int weight_index(Node *node) {
+  static const c10::Symbol conv = c10::Symbol::fromQualString("aten::conv2d");
+  static const c10::Symbol transposed = c10::Symbol::fromQualString("aten::conv_transpose2d");
+  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
+  if (node->kind() == conv || node->kind() == transposed) return 1;
+  if (node->kind() == fused) return 1;
+  return -1;
+}
+
+}  // namespace
+
+bool cpu_graph_supported() {
+  return at::hasMKLDNN() &&
+         !torch::jit::getAllOperatorsFor(c10::Symbol::fromQualString("mkldnn::_convolution_pointwise"))
+              .empty();
+}
+
+bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why) {
+  *report = CpuGraphReport{};
+  if (!cpu_graph_supported()) {
+    *why = "this LibTorch has no oneDNN fused convolution";
+    return false;
+  }
+  const auto forward = module.find_method("forward");
+  if (!forward) {
+    *why = "no forward method";
+    return false;
+  }
+  std::shared_ptr<Graph> graph = forward->graph();
+  bool frozen = true, mutating = false;
+  for_each_node(graph->block(), [&](Node *node) {
+    if (node->kind() == c10::prim::GetAttr || node->kind() == c10::prim::CallMethod) frozen = false;
+    if (mutates_tensors(node)) mutating = true;
+  });
+  if (!frozen || mutating) {
+    *why = !frozen ? "the model is not frozen" : "the model changes tensors in place";
+    return false;
+  }
+
+  for (const Rewrite &rewrite : kRewrites) {
+    torch::jit::SubgraphRewriter rewriter;
+    rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
+    rewriter.runOnGraph(graph, plain_conv_match);
+  }
+  torch::jit::SubgraphRewriter views;
+  views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
+  int view_count = 0;
+  for_each_node(graph->block(), [&](Node *node) { view_count += node->kind() == c10::aten::view; });
+  views.runOnGraph(graph);
+  int views_left = 0;
+  for_each_node(graph->block(), [&](Node *node) { views_left += node->kind() == c10::aten::view; });
+  report->views_to_reshapes = view_count - views_left;
+
+  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
+  for_each_node(graph->block(), [&](Node *node) {
+    const int index = weight_index(node);
+    if (index < 0) return;
+    (node->kind() == fused ? report->fused_convolutions : report->plain_convolutions) += 1;
+    Node *weight = node->input(static_cast<std::size_t>(index))->node();
+    if (weight->kind() != c10::prim::Constant || !weight->hasAttribute(c10::attr::value) ||
+        weight->kindOf(c10::attr::value) != torch::jit::AttributeKind::t)
+      return;
+    const at::Tensor tensor = weight->t(c10::attr::value);
+    if (tensor.dim() != 4) return;
+    // A weight with channels-last strides makes LibTorch run its convolution
+    // channels-last whatever the input's layout (a 1 x 1 kernel is both
+    // layouts at once, so set the strides explicitly), and the output is
+    // channels-last: the layout cannot drift back after attention or FFTs.
+    const at::Tensor channels_last = tensor.clone(at::MemoryFormat::ChannelsLast);
+    if (channels_last.strides() == tensor.strides()) return;
+    weight->t_(c10::attr::value, channels_last);
+    ++report->channels_last_weights;
+  });
+  torch::jit::EliminateDeadCode(graph);
+  return true;
+}
+
+}  // namespace fdikp
