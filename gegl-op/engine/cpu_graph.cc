@@ -21,7 +21,6 @@
 
 #include <functional>
 #include <unordered_map>
-#include <vector>
 
 namespace fdikp {
 namespace {
@@ -110,26 +109,27 @@ bool mutates_tensors(Node *node) {
   return name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_';
 }
 
-int weight_index(Node *node) {
+c10::Symbol fused_symbol() {
+  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
+  return fused;
+}
+
+// Every convolution in the graph; input 1 is its weight.
+bool is_convolution(Node *node) {
   static const c10::Symbol conv = c10::Symbol::fromQualString("aten::conv2d");
   static const c10::Symbol transposed = c10::Symbol::fromQualString("aten::conv_transpose2d");
-  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
-  if (node->kind() == conv || node->kind() == transposed) return 1;
-  if (node->kind() == fused) return 1;
-  return -1;
+  return node->kind() == conv || node->kind() == transposed || node->kind() == fused_symbol();
+}
+
+bool fused_convolution_available() {
+  return at::hasMKLDNN() && !torch::jit::getAllOperatorsFor(fused_symbol()).empty();
 }
 
 }  // namespace
 
-bool cpu_graph_supported() {
-  return at::hasMKLDNN() &&
-         !torch::jit::getAllOperatorsFor(c10::Symbol::fromQualString("mkldnn::_convolution_pointwise"))
-              .empty();
-}
-
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why) {
   *report = CpuGraphReport{};
-  if (!cpu_graph_supported()) {
+  if (!fused_convolution_available()) {
     *why = "this LibTorch has no oneDNN fused convolution";
     return false;
   }
@@ -156,19 +156,12 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
   }
   torch::jit::SubgraphRewriter views;
   views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
-  int view_count = 0;
-  for_each_node(graph->block(), [&](Node *node) { view_count += node->kind() == c10::aten::view; });
   views.runOnGraph(graph);
-  int views_left = 0;
-  for_each_node(graph->block(), [&](Node *node) { views_left += node->kind() == c10::aten::view; });
-  report->views_to_reshapes = view_count - views_left;
 
-  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
   for_each_node(graph->block(), [&](Node *node) {
-    const int index = weight_index(node);
-    if (index < 0) return;
-    (node->kind() == fused ? report->fused_convolutions : report->plain_convolutions) += 1;
-    Node *weight = node->input(static_cast<std::size_t>(index))->node();
+    if (!is_convolution(node)) return;
+    (node->kind() == fused_symbol() ? report->fused_convolutions : report->plain_convolutions) += 1;
+    Node *weight = node->input(1)->node();
     if (weight->kind() != c10::prim::Constant || !weight->hasAttribute(c10::attr::value) ||
         weight->kindOf(c10::attr::value) != torch::jit::AttributeKind::t)
       return;
@@ -181,7 +174,6 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
     const at::Tensor channels_last = tensor.clone(at::MemoryFormat::ChannelsLast);
     if (channels_last.strides() == tensor.strides()) return;
     weight->t_(c10::attr::value, channels_last);
-    ++report->channels_last_weights;
   });
   torch::jit::EliminateDeadCode(graph);
   return true;

@@ -15,19 +15,15 @@
 namespace fdikp {
 
 struct CpuGraphReport {
-  int fused_convolutions = 0;   // conv2d + activation (or + residual add) -> one oneDNN call
-  int plain_convolutions = 0;   // conv2d left alone (their inputs are channels-last too)
-  int channels_last_weights = 0;
-  int views_to_reshapes = 0;
+  int fused_convolutions = 0;  // conv2d + LeakyReLU or ReLU -> one oneDNN call
+  int plain_convolutions = 0;  // conv2d / conv_transpose2d left alone (channels-last too)
 };
 
-// True when this LibTorch has oneDNN and its fused convolution operator.
-bool cpu_graph_supported();
-
 // Rewrites module's forward graph in place. The module must be frozen (its
-// weights are constants of the graph) and must not mutate tensors in place;
-// returns false with *why, leaving the module unchanged, when it is not.
-// Inputs should then be passed channels-last (see channels_last_input).
+// weights are constants of the graph) and must not mutate tensors in place,
+// and this LibTorch must have oneDNN's fused convolution; otherwise returns
+// false with *why, leaving the module unchanged. Inputs must then be passed
+// channels-last.
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why);
 
 }  // namespace fdikp

@@ -106,7 +106,7 @@ struct LoadedModel {
   torch::Device device = torch::kCPU;
   // The graph was rewritten for channels-last inputs (cpu_graph.h).
   bool channels_last = false;
-  std::string cpu_graph;  // how the CPU graph was optimised, for RunInfo
+  std::string graph;  // how the graph was optimised for the device, for RunInfo
 };
 
 // Layout of an N x 3 x H x W input for the model: channels-last for a
@@ -242,19 +242,20 @@ Status load_module(const std::string &path, torch::Device device, LoadedModel *m
 // handle still runs as it is.
 void optimize_cpu_graph(LoadedModel *model, CpuGraph choice) {
   model->channels_last = false;
-  model->cpu_graph = "plain";
+  model->graph = "plain";
+  std::string refused;  // why the fused graph was not used, when it was wanted
   if (choice == CpuGraph::Fused) {
     CpuGraphReport report;
-    std::string why;
     try {
-      if (rewrite_for_cpu(model->module, &report, &why)) {
+      if (rewrite_for_cpu(model->module, &report, &refused)) {
         model->channels_last = true;
-        model->cpu_graph = "fused: " + std::to_string(report.fused_convolutions) +
-                           " fused and " + std::to_string(report.plain_convolutions) +
-                           " plain channels-last oneDNN convolutions";
+        model->graph = "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
+                       std::to_string(report.plain_convolutions) +
+                       " plain channels-last oneDNN convolutions";
         return;
       }
-    } catch (const std::exception &) {
+    } catch (const std::exception &e) {
+      refused = e.what();
     }
   }
   if (choice != CpuGraph::Plain) {
@@ -263,10 +264,11 @@ void optimize_cpu_graph(LoadedModel *model, CpuGraph choice) {
     // for FDIKP at tiles up to 320 px.
     try {
       model->module = torch::jit::optimize_for_inference(model->module);
-      model->cpu_graph = "oneDNN (optimize_for_inference)";
+      model->graph = "oneDNN (optimize_for_inference)";
     } catch (const std::exception &) {
     }
   }
+  if (!refused.empty()) model->graph += "; the fused graph was not used: " + summarize(refused);
 }
 
 Status load_uncached(const std::string &path, torch::Device device,
@@ -282,8 +284,10 @@ Status load_uncached(const std::string &path, torch::Device device,
     if (!read_model_metadata(json, &model->info, &why))
       return Status::failure(quoted(path) + ": " + why);
   }
-  model->cpu_graph = device.is_cuda() ? "as saved (CUDA)" : "plain";
-  if (!device.is_cuda()) optimize_cpu_graph(model.get(), cpu_graph_choice());
+  if (device.is_cuda())
+    model->graph = "as saved (CUDA)";
+  else
+    optimize_cpu_graph(model.get(), cpu_graph_choice());
   Status contract = check_contract(path, model.get());
   if (!contract.ok() && model->channels_last) {
     // The rewritten graph failed where the saved one may not: load the file
@@ -291,7 +295,7 @@ Status load_uncached(const std::string &path, torch::Device device,
     loaded = load_module(path, device, model.get(), &extra);
     if (!loaded.ok()) return loaded;
     optimize_cpu_graph(model.get(), CpuGraph::OneDnn);
-    model->cpu_graph += "; the fused graph failed its test: " + contract.message();
+    model->graph += "; the fused graph failed its test: " + contract.message();
     contract = check_contract(path, model.get());
   }
   if (!contract.ok()) return contract;
@@ -658,7 +662,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
     const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
     for (;;) {
       ri.device = device.is_cuda() ? Device::Cuda : Device::Cpu;
-      ri.graph = model->cpu_graph;
+      ri.graph = model->graph;
       ri.tile_size = tile;
       ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
                                                    options.tile_overlap);

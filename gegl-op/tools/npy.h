@@ -37,7 +37,6 @@ bool parse_npy_header(const std::string &bytes, NpyHeader *header, std::string *
 // shape (H, W, C) or (H, W). Returns false with *error on anything else.
 bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error);
 
-
 // A .npy image on disk, read and written a row segment at a time so that an
 // image of any size streams through the engine without being held in memory.
 class NpyFile {
