@@ -1,28 +1,32 @@
 """What travels to and from the lent GPU machine (see model/README.md).
 
+Here, before a window:
     python3 model/device/device.py pack-data [--data DIR] [--out .device/data]
-        a compact copy of the training data (photos re-encoded at the
-        generator's working size, depth maps in float16, the real
-        validation crops), small enough to carry with the repo (< 64 MiB)
-    python3 model/device/device.py save-state RUN_DIR OUT_DIR
-        the run's weights (fp16, for fdikp.export) and a resume snapshot
-        split into parts of at most 15 MiB, plus the log
-    python3 model/device/device.py restore-state IN_DIR RUN_DIR
-        turn a saved snapshot back into RUN_DIR/last.pt and its log
+        a compact copy of the training data (photos re-encoded at <= 768
+        px, depth maps in float16) and exactly the real validation crops
+        the committed runs validate on; refuses when the repository plus
+        the data would not fit the 64 MiB carry limit
+    python3 model/device/device.py check-size [--carry .device/data ...]
+        what would travel (tracked files + carried paths), against 64 MiB
+On the machine (model/device/window.sh calls these):
+    python3 model/device/device.py gpu-timing --engine EXE --weights CKPT --out DIR
+    python3 model/device/device.py throughput RUN_DIR
+Here, after a window:
+    python3 model/device/device.py collect OUT_DIR
+        each configuration's state and log into model/checkpoints/<config>/,
+        only when it is further on than the committed one
 
-Run from the repository root. The resume snapshot keeps the weights (and
-the SWA average) in fp16 and drops Adam's moments: across device sessions
-training resumes from the same step, data position and RNG states, with
-freshly started moments (within a session, resume is exact).
+Run from the repository root.
 """
 
 import argparse
 import glob
-import io
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 import numpy as np
 import torch
@@ -35,12 +39,63 @@ from fdikp.evaluate import centre_crop, list_pairs, load_image  # noqa: E402
 from fdikp.synth import data_dir, save_png  # noqa: E402
 from fdikp.train import TrainConfig  # noqa: E402
 
-PART_BYTES = 15 * 1024 * 1024
+CARRY_LIMIT = 64 * 2 ** 20   # the run tool's limit: tracked files + carry
+FILE_LIMIT = 16 * 2 ** 20    # one file brought back through $OUT
 PHOTO_SIDE = 768       # below SynthConfig.work_side (1024) to fit the budget
 PHOTO_QUALITY = 86
+CONFIGS = ("fdikp-s", "fdikp")
 
 
-def pack_data(data: str, out: str, budget_mib: float) -> None:
+def folder_bytes(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f))
+               for d, _, fs in os.walk(path) for f in fs)
+
+
+def travelling_bytes(carry) -> int:
+    """Tracked files (as they are in the working tree) plus carried paths.
+    """
+    listed = subprocess.run(["git", "ls-files", "-z"], check=True,
+                            capture_output=True).stdout.split(b"\0")
+    tracked = sum(os.path.getsize(p) for p in
+                  (n.decode() for n in listed if n) if os.path.isfile(p))
+    return tracked + sum(folder_bytes(c) for c in carry if os.path.exists(c))
+
+
+def check_size(carry) -> bool:
+    total = travelling_bytes(carry)
+    print("travels: %.1f MiB (tracked files + %s) of %.0f MiB"
+          % (total / 2 ** 20, " + ".join(carry) or "nothing",
+             CARRY_LIMIT / 2 ** 20))
+    if total > CARRY_LIMIT:
+        print("over the limit: shrink .device/data (pack-data --photo-side) "
+              "or the committed state", file=sys.stderr)
+        return False
+    return True
+
+
+def validation_pairs():
+    """(count, crop) of the real validation of the committed runs: the
+    packed crops must be exactly those, so that GPU and CPU chunks score
+    the same images."""
+    wanted = set()
+    for config in CONFIGS:
+        state = os.path.join("model", "checkpoints", config, "last.pt")
+        if os.path.isfile(state):
+            saved = torch.load(state, map_location="cpu",
+                               weights_only=True)["config"]
+            wanted.add((saved["real_count"], saved["real_crop"]))
+    if not wanted:
+        defaults = TrainConfig()
+        wanted.add((defaults.real_count, defaults.real_crop))
+    if len(wanted) > 1:
+        sys.exit("the committed runs validate on different real crops: %r"
+                 % sorted(wanted))
+    return wanted.pop()
+
+
+def pack_data(data: str, out: str) -> None:
     if os.path.isdir(out):
         shutil.rmtree(out)
     photos = os.path.join(out, "train-photos")
@@ -77,85 +132,117 @@ def pack_data(data: str, out: str, budget_mib: float) -> None:
             json.dump(meta, f, indent=1)
 
     # Exactly the pairs and crops fdikp.train validates on by default.
-    config = TrainConfig()
+    count, crop = validation_pairs()
     pairs = os.path.join(data, "dpdd1024-dev")
     names = list_pairs(pairs)
-    spacing = max(1, len(names) // config.real_count)
-    for name in names[::spacing][:config.real_count]:
+    spacing = max(1, len(names) // count)
+    for name in names[::spacing][:count]:
         for sub in ("blur", "sharp"):
             os.makedirs(os.path.join(out, "dpdd1024-dev", sub), exist_ok=True)
             save_png(centre_crop(load_image(os.path.join(pairs, sub, name)),
-                                 config.real_crop),
+                                 crop),
                      os.path.join(out, "dpdd1024-dev", sub, name))
 
-    total = sum(os.path.getsize(os.path.join(d, f))
-                for d, _, fs in os.walk(out) for f in fs)
-    print("packed %s: %.1f MiB" % (out, total / 2 ** 20))
-    if total > budget_mib * 2 ** 20:
-        sys.exit("over the %.0f MiB budget: lower PHOTO_SIDE or "
-                 "PHOTO_QUALITY" % budget_mib)
+    print("packed %s: %.1f MiB (real validation: %d crops of %d px)"
+          % (out, folder_bytes(out) / 2 ** 20, count, crop))
+    if not check_size([out]):
+        sys.exit(1)
 
 
-def _half(state):
-    """fp16 for transport; tensors beyond fp16's range (e.g. BatchNorm
-    running variances) stay fp32."""
-    return {k: v.half() if v.is_floating_point() and v.numel()
-            and float(v.abs().max()) < 6e4 else v
-            for k, v in state.items()}
+def gpu_timing(engine: str, weights: str, out: str) -> None:
+    """A 1680 x 1120 image (DPDD's size): through the engine in fp32, and
+    through PyTorch in half precision (the engine has no half path)."""
+    from fdikp.export import export, load_network
+    os.makedirs(out, exist_ok=True)
+    model_file = os.path.join(".device", "timing-model.pt")
+    net = load_network(weights)
+    export(net, model_file, training="GPU timing copy of " + weights,
+           memory_probe_side=256)
+    image = np.random.default_rng(0).random((1120, 1680, 3),
+                                            dtype=np.float32)
+    source = os.path.join(".device", "timing-in.npy")
+    np.save(source, image)
+    report = {"image": "1680x1120", "network": net.config.name}
+    for tile in (0, 512):
+        result = subprocess.run(
+            [engine, "--model", model_file, "--device", "cuda",
+             "--tile-size", str(tile), "--repeat", "5", source,
+             os.path.join(".device", "timing-out.npy")],
+            capture_output=True, text=True)
+        print(result.stdout, result.stderr)
+        times = [float(line.split("seconds=")[1]) for line in
+                 result.stdout.splitlines() if "seconds=" in line]
+        report["engine_fp32_tile%d_s" % tile] = times
+    net = net.cuda().eval()
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].cuda()
+    for name, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
+        times = []
+        with torch.inference_mode(), torch.autocast(
+                "cuda", dtype=dtype, enabled=dtype != torch.float32):
+            from fdikp.network import pad_to_multiple
+            padded, _, _ = pad_to_multiple(x, net.size_multiple(3))
+            for _ in range(6):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                net(padded, 3)
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+        report["pytorch_%s_s" % name] = times[1:]
+    report["cuda_peak_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    print(json.dumps(report, indent=1))
+    with open(os.path.join(out, "timing.json"), "w") as f:
+        json.dump(report, f, indent=1)
 
 
-def save_state(run_dir: str, out_dir: str) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    checkpoint = torch.load(os.path.join(run_dir, "last.pt"),
-                            map_location="cpu", weights_only=True)
-    final_path = os.path.join(run_dir, "final.pt")
-    final = (torch.load(final_path, map_location="cpu", weights_only=True)
-             if os.path.exists(final_path) else None)
-    weights = final["model"] if final else checkpoint["model"]
-    torch.save({"model": _half(weights),
-                "training_summary": checkpoint["training_summary"]
-                + (" (final SWA weights)" if final else " (latest weights)")},
-               os.path.join(out_dir, "weights.pt"))
-    snapshot = {k: v for k, v in checkpoint.items()
-                if k not in ("optimizer", "scaler")}
-    snapshot["model"] = _half(checkpoint["model"])
-    if checkpoint.get("swa") is not None:
-        snapshot["swa"] = _half(checkpoint["swa"])
-    buffer = io.BytesIO()
-    torch.save(snapshot, buffer)
-    data = buffer.getvalue()
-    for old in glob.glob(os.path.join(out_dir, "resume.pt.part*")):
-        os.remove(old)
-    for i in range(0, len(data), PART_BYTES):
-        with open(os.path.join(out_dir, "resume.pt.part%02d"
-                               % (i // PART_BYTES)), "wb") as f:
-            f.write(data[i:i + PART_BYTES])
-    shutil.copy(os.path.join(run_dir, "log.jsonl"),
-                os.path.join(out_dir, "log.jsonl"))
-    print("saved step %d of %s into %s" % (checkpoint["step"], run_dir,
-                                           out_dir))
+def read_log(run_dir: str):
+    path = os.path.join(run_dir, "log.jsonl")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
-def restore_state(in_dir: str, run_dir: str) -> None:
-    parts = sorted(glob.glob(os.path.join(in_dir, "resume.pt.part*")))
-    if not parts:
-        sys.exit("no resume.pt.part* in " + in_dir)
-    data = b"".join(open(p, "rb").read() for p in parts)
-    snapshot = torch.load(io.BytesIO(data), map_location="cpu",
-                          weights_only=True)
+def throughput(run_dir: str) -> None:
+    """Steps and images per second of the run's latest chunk, to size the
+    next window from a measured number."""
+    records = [r for r in read_log(run_dir) if "s_per_step" in r]
+    if not records:
+        print("%s: no training steps logged" % run_dir)
+        return
+    hardware = records[-1].get("hardware")
+    chunk = [r for r in records if r.get("hardware") == hardware][-20:]
+    s_per_step = sum(r["s_per_step"] for r in chunk) / len(chunk)
+    images = sum(r["images_per_s"] for r in chunk) / len(chunk)
+    print("%s: step %d on %s: %.2f steps/s, %.1f images/s (crop %s)"
+          % (run_dir, records[-1]["step"], hardware, 1 / s_per_step, images,
+             records[-1].get("crop")))
 
-    def full(state):
-        return {k: v.float() if v.is_floating_point() else v
-                for k, v in state.items()}
 
-    snapshot["model"] = full(snapshot["model"])
-    if snapshot.get("swa") is not None:
-        snapshot["swa"] = full(snapshot["swa"])
-    os.makedirs(run_dir, exist_ok=True)
-    shutil.copy(os.path.join(in_dir, "log.jsonl"),
-                os.path.join(run_dir, "log.jsonl"))
-    torch.save(snapshot, os.path.join(run_dir, "last.pt"))
-    print("restored step %d into %s" % (snapshot["step"], run_dir))
+def collect(out_dir: str) -> None:
+    """Bring a window's states into model/checkpoints/<config>/, each only
+    when it is further on than the committed one."""
+    for config in CONFIGS:
+        state = os.path.join(out_dir, config, "last.pt")
+        if not os.path.isfile(state):
+            print("%s: no state in %s" % (config, out_dir))
+            continue
+        target = os.path.join("model", "checkpoints", config)
+        new_step = torch.load(state, map_location="cpu",
+                              weights_only=True)["step"]
+        old = os.path.join(target, "last.pt")
+        old_step = (torch.load(old, map_location="cpu",
+                               weights_only=True)["step"]
+                    if os.path.isfile(old) else -1)
+        if new_step <= old_step:
+            print("%s: window state at step %d, committed at %d: kept the "
+                  "committed one" % (config, new_step, old_step))
+            continue
+        os.makedirs(target, exist_ok=True)
+        for name in ("last.pt", "log.jsonl"):
+            shutil.copy(os.path.join(out_dir, config, name),
+                        os.path.join(target, name))
+        print("%s: step %d -> %d collected into %s"
+              % (config, old_step, new_step, target))
 
 
 def main(argv=None) -> int:
@@ -165,20 +252,27 @@ def main(argv=None) -> int:
     pack = sub.add_parser("pack-data")
     pack.add_argument("--data", default=None)
     pack.add_argument("--out", default=".device/data")
-    pack.add_argument("--budget-mib", type=float, default=38.0)
-    save = sub.add_parser("save-state")
-    save.add_argument("run_dir")
-    save.add_argument("out_dir")
-    restore = sub.add_parser("restore-state")
-    restore.add_argument("in_dir")
-    restore.add_argument("run_dir")
+    size = sub.add_parser("check-size")
+    size.add_argument("--carry", nargs="*", default=[".device/data"])
+    timing = sub.add_parser("gpu-timing")
+    timing.add_argument("--engine", required=True)
+    timing.add_argument("--weights", required=True)
+    timing.add_argument("--out", required=True)
+    rate = sub.add_parser("throughput")
+    rate.add_argument("run_dir")
+    gather = sub.add_parser("collect")
+    gather.add_argument("out_dir")
     args = parser.parse_args(argv)
     if args.command == "pack-data":
-        pack_data(args.data or data_dir(), args.out, args.budget_mib)
-    elif args.command == "save-state":
-        save_state(args.run_dir, args.out_dir)
+        pack_data(args.data or data_dir(), args.out)
+    elif args.command == "check-size":
+        return 0 if check_size(args.carry) else 1
+    elif args.command == "gpu-timing":
+        gpu_timing(args.engine, args.weights, args.out)
+    elif args.command == "throughput":
+        throughput(args.run_dir)
     else:
-        restore_state(args.in_dir, args.run_dir)
+        collect(args.out_dir)
     return 0
 
 

@@ -53,13 +53,14 @@ def res_stack(channels: int, count: int) -> nn.Sequential:
 class Encoder(nn.Module):
     """Three-level encoder: e1 at h, e2 at h/2, the bottleneck at h/4."""
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH, bottleneck: int = BOTTLENECK,
+                 blocks: Tuple[int, int] = (3, 3)):
         super().__init__()
-        self.conv_in = nn.Conv2d(3, WIDTH, 3, padding=1)
-        self.level1 = res_stack(WIDTH, 3)
-        self.down1 = nn.Conv2d(WIDTH, WIDTH, 3, stride=2, padding=1)
-        self.level2 = res_stack(WIDTH, 3)
-        self.down2 = nn.Conv2d(WIDTH, BOTTLENECK, 3, stride=2, padding=1)
+        self.conv_in = nn.Conv2d(3, width, 3, padding=1)
+        self.level1 = res_stack(width, blocks[0])
+        self.down1 = nn.Conv2d(width, width, 3, stride=2, padding=1)
+        self.level2 = res_stack(width, blocks[1])
+        self.down2 = nn.Conv2d(width, bottleneck, 3, stride=2, padding=1)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         e1 = self.level1(act(self.conv_in(x)))
@@ -200,10 +201,12 @@ class FrequencyBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2], x.shape[-1]
-        spectrum = torch.fft.rfft2(x, norm="ortho")
+        # The transforms run in float32 whatever autocast chose for the
+        # convolutions: there is no bf16 FFT on the CPU.
+        spectrum = torch.fft.rfft2(x.float(), norm="ortho")
         y = torch.cat([spectrum.real, spectrum.imag], dim=1)
         y = self.spectral2(torch.relu(self.spectral1(y)))
-        real, imag = y.chunk(2, dim=1)
+        real, imag = y.float().chunk(2, dim=1)
         y = torch.fft.irfft2(torch.complex(real, imag), s=[height, width],
                              norm="ortho")
         return x + self.spatial2(act(self.spatial1(x))) + y
@@ -228,18 +231,20 @@ class DDM(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Decoder back to 64 x h x w, with skips from the encoder (P2IKT)."""
+    """Decoder back to width x h x w, with skips from the encoder (P2IKT).
+    """
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH, bottleneck: int = BOTTLENECK,
+                 blocks: Tuple[int, int] = (4, 3)):
         super().__init__()
-        self.up2 = nn.ConvTranspose2d(BOTTLENECK, WIDTH, 4, stride=2,
+        self.up2 = nn.ConvTranspose2d(bottleneck, width, 4, stride=2,
                                       padding=1)
-        self.merge2 = nn.Conv2d(2 * WIDTH, WIDTH, 1)
-        self.level2 = res_stack(WIDTH, 4)
-        self.up1 = nn.ConvTranspose2d(WIDTH, WIDTH, 4, stride=2, padding=1)
-        self.merge1 = nn.Conv2d(2 * WIDTH, WIDTH, 1)
-        self.merge1_conv = nn.Conv2d(WIDTH, WIDTH, 3, padding=1)
-        self.level1 = res_stack(WIDTH, 3)
+        self.merge2 = nn.Conv2d(2 * width, width, 1)
+        self.level2 = res_stack(width, blocks[0])
+        self.up1 = nn.ConvTranspose2d(width, width, 4, stride=2, padding=1)
+        self.merge1 = nn.Conv2d(2 * width, width, 1)
+        self.merge1_conv = nn.Conv2d(width, width, 3, padding=1)
+        self.level1 = res_stack(width, blocks[1])
 
     def forward(self, x: Tensor, e1: Tensor, e2: Tensor) -> Tensor:
         x = act(self.merge2(torch.cat([act(self.up2(x)), e2], dim=1)))
@@ -301,14 +306,21 @@ class APU(nn.Module):
 
 class DSRM(nn.Module):
     """Dual-domain scale recurrent module:
-    C, state = APU(Decoder(DDM(Encoder(x_s))), state)."""
+    C, state = APU(Decoder(DDM(Encoder(x_s))), state).
 
-    def __init__(self):
+    width: encoder/decoder channels; bottleneck: DDM channels; strip_blocks:
+    (intra, inter) attention pairs; encoder_blocks / decoder_blocks: Res
+    blocks per level (fine level last for the decoder, as it runs)."""
+
+    def __init__(self, width: int = WIDTH, bottleneck: int = BOTTLENECK,
+                 heads: int = HEADS, strip_blocks: int = STRIP_BLOCKS,
+                 encoder_blocks: Tuple[int, int] = (3, 3),
+                 decoder_blocks: Tuple[int, int] = (4, 3)):
         super().__init__()
-        self.encoder = Encoder()
-        self.ddm = DDM()
-        self.decoder = Decoder()
-        self.apu = APU()
+        self.encoder = Encoder(width, bottleneck, encoder_blocks)
+        self.ddm = DDM(bottleneck, heads, strip_blocks)
+        self.decoder = Decoder(width, bottleneck, decoder_blocks)
+        self.apu = APU(width)
 
     def initial_state(self, x: Tensor) -> State:
         """Zero state for the coarsest stage whose input is x."""

@@ -57,9 +57,32 @@ def list_pairs(pairs_dir: str) -> List[str]:
     return common
 
 
-def load_model(spec: str, stages: int, device: str) -> Model:
+def engine_model(engine: str, model_file: str, stages: int,
+                 device: str) -> Model:
+    """The model run by the C++ engine's tool as the filter runs it (its
+    automatic tiles), through .npy files in a temporary folder."""
+    import subprocess
+    import tempfile
+
+    def run(image: Tensor) -> Tensor:
+        with tempfile.TemporaryDirectory() as folder:
+            source = os.path.join(folder, "in.npy")
+            result = os.path.join(folder, "out.npy")
+            np.save(source, image[0].permute(1, 2, 0).contiguous().numpy())
+            subprocess.run([engine, "--model", model_file, "--stages",
+                            str(stages), "--device", device, source, result],
+                           check=True, capture_output=True)
+            return torch.from_numpy(np.load(result)).permute(2, 0, 1)[None]
+    return run
+
+
+def load_model(spec: str, stages: int, device: str,
+               engine: Optional[str] = None) -> Model:
     if spec == "identity":
         return lambda image: image
+    if engine:
+        torch.jit.load(spec)  # a broken file fails here, with its reason
+        return engine_model(engine, spec, stages, device)
     model = torch.jit.load(spec, map_location=device)
     model.eval()
 
@@ -150,6 +173,12 @@ def main(argv=None) -> int:
                              "'identity' to score the blurry input alone")
     parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--engine", metavar="EXE",
+                        help="run the model through the C++ engine's tool "
+                             "(fdikp-engine-run), tiled as the filter runs "
+                             "it, instead of PyTorch")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--pairs", metavar="DIR",
                         help="folder with blur/ and sharp/ subfolders")
@@ -163,8 +192,11 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N images")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     try:
-        model = load_model(args.model, args.stages, args.device)
+        model = load_model(args.model, args.stages, args.device,
+                           args.engine)
     except (RuntimeError, ValueError, OSError) as error:
         print("cannot load model %s: %s" % (args.model, error),
               file=sys.stderr)
@@ -179,7 +211,8 @@ def main(argv=None) -> int:
         before_after_sheets(model, args.noref, args.sheets, args.limit, log)
         return 0
     result = evaluate_pairs(model, args.pairs, args.crop, args.limit, log)
-    result.update(model=args.model, stages=args.stages)
+    result.update(model=args.model, stages=args.stages,
+                  runner="engine" if args.engine else "pytorch")
     for who in ("input", "model"):
         m = result["mean"][who]
         print("mean %-5s over %d: PSNR %s dB  SSIM %s  MAE %s" % (

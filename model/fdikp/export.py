@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from . import __version__
 from .network import (BASE_MULTIPLE, FDIKP, MAX_STAGES, TRAINED_STAGES,
-                      crop, pad_to_multiple, size_multiple)
+                      NetworkConfig, crop, network_config, pad_to_multiple,
+                      size_multiple)
 
 FORMAT = "fdikp-deblur-model"
 FORMAT_VERSION = 1
@@ -76,10 +77,15 @@ class DeblurModel(nn.Module):
 def state_dict_from_checkpoint(
         checkpoint: Union[Dict[str, Tensor], Dict[str, object]]
 ) -> Dict[str, Tensor]:
-    """The network's state_dict from {'model': state_dict, ...} or a bare
-    state_dict; a 'module.' prefix (SWA's AveragedModel, DataParallel) and
+    """The network's state_dict from {'model': state_dict, ...} (the
+    'ema' entry instead when there is one) or a bare state_dict; a
+    'module.' prefix (SWA's AveragedModel, DataParallel) and
     SWA's n_averaged counter are dropped."""
     state = checkpoint.get("model", checkpoint)
+    if isinstance(checkpoint.get("ema"), dict):
+        # A training state (fdikp.train's last.pt): its EMA of the weights
+        # is what validation scored.
+        state = checkpoint["ema"]
     if not isinstance(state, dict):
         raise ValueError("checkpoint['model'] is not a state_dict")
     cleaned = {}
@@ -92,10 +98,20 @@ def state_dict_from_checkpoint(
     return cleaned
 
 
+def config_from_checkpoint(checkpoint: Dict) -> NetworkConfig:
+    """The network configuration stored with the weights ('network': a
+    dict or a name); without one, the paper-size configuration."""
+    stored = checkpoint.get("network") if isinstance(checkpoint, dict) \
+        else None
+    return network_config(stored)
+
+
 def load_network(weights: str) -> FDIKP:
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
-    net = FDIKP()
-    net.load_state_dict(state_dict_from_checkpoint(checkpoint))
+    net = FDIKP(config_from_checkpoint(checkpoint))
+    state = state_dict_from_checkpoint(checkpoint)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                         for k, v in state.items()})
     return net.eval()
 
 
@@ -122,6 +138,8 @@ def metadata(net: FDIKP, default_stages: int, memory_bytes_per_pixel: int,
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": "FDIKP",
+        "configuration": net.config.name,
+        "network": json.dumps(net.config.to_dict(), sort_keys=True),
         "version": __version__,
         "default_stages": default_stages,
         "max_stages": MAX_STAGES,
@@ -176,6 +194,10 @@ def main(argv=None) -> int:
     source.add_argument("--random-init", action="store_true",
                         help="FOR TESTS ONLY: export an untrained, randomly "
                              "initialised network (never ship it)")
+    parser.add_argument("--config", default="fdikp",
+                        help="network configuration of --random-init "
+                             "(fdikp, fdikp-s; trained weights carry "
+                             "their own)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of --random-init (default 0)")
     parser.add_argument("--out", required=True, metavar="FILE.pt")
@@ -198,7 +220,11 @@ def main(argv=None) -> int:
             parser.error("--training-summary describes trained weights; "
                          "--random-init has none")
         torch.manual_seed(args.seed)
-        net = FDIKP().eval()
+        net = FDIKP(args.config).eval()
+        # The identity start would make an untrained network return its
+        # input exactly, which tests of the plumbing could not tell from
+        # a skipped network: the output convolution is random too.
+        net.out_conv.reset_parameters()
         training = RANDOM_INIT_SUMMARY.format(args.seed)
         print("WARNING: exporting a RANDOMLY INITIALISED network for tests; "
               "it is not a deblurring model", file=sys.stderr)

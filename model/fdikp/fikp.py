@@ -32,7 +32,8 @@ def log_amplitude_and_phase(z: Tensor) -> Tuple[Tensor, Tensor]:
     image), and the paper learns the kernels from the spectrum, not through
     it.
     """
-    spectrum = torch.fft.fft2(z.detach(), norm="ortho")
+    # float32 whatever autocast chose: there is no bf16 FFT on the CPU.
+    spectrum = torch.fft.fft2(z.detach().float(), norm="ortho")
     amplitude = torch.log1p(spectrum.abs())
     phase = torch.angle(spectrum) / math.pi
     dims = [-2, -1]
@@ -53,17 +54,24 @@ class Predictor(nn.Module):
 
     def __init__(self, kernel_size: int = KERNEL_SIZE,
                  num_kernels: int = NUM_KERNELS,
-                 width: int = PREDICTOR_WIDTH):
+                 width: int = PREDICTOR_WIDTH, pool: int = 1):
         super().__init__()
         taps = kernel_size * kernel_size
         self.kernel_size = kernel_size
         self.num_kernels = num_kernels
+        # pool > 1: the spectrum map is averaged over pool x pool cells
+        # before the 11x11 convolution (the fast configuration's choice;
+        # its features are pooled to 3 x 3 anyway).
+        self.pool = pool
         self.features = nn.Conv2d(3, width, 11, padding=5)
         self.to_taps = nn.Conv2d(width, taps, 1, bias=False)
         self.mix_taps = nn.Conv2d(taps, taps, 1, bias=False)
 
     def forward(self, spectrum: Tensor) -> Tensor:
         """B x 3 x h x w spectrum map -> B x N x K x K kernels."""
+        if self.pool > 1 and min(spectrum.shape[2],
+                                 spectrum.shape[3]) >= 2 * self.pool:
+            spectrum = F.avg_pool2d(spectrum, self.pool)
         x = F.leaky_relu(self.features(spectrum), 0.2)
         x = F.adaptive_avg_pool2d(x, [3, 3])
         x = F.leaky_relu(self.to_taps(x), 0.2)
@@ -139,12 +147,16 @@ class DIKP(nn.Module):
     """
 
     def __init__(self, kernel_size: int = KERNEL_SIZE,
-                 num_kernels: int = NUM_KERNELS):
+                 num_kernels: int = NUM_KERNELS,
+                 predictor_width: int = PREDICTOR_WIDTH,
+                 predictor_pool: int = 1):
         super().__init__()
         self.kernel_size = kernel_size
         self.num_kernels = num_kernels
-        self.predictor_amplitude = Predictor(kernel_size, num_kernels)
-        self.predictor_phase = Predictor(kernel_size, num_kernels)
+        self.predictor_amplitude = Predictor(kernel_size, num_kernels,
+                                             predictor_width, predictor_pool)
+        self.predictor_phase = Predictor(kernel_size, num_kernels,
+                                         predictor_width, predictor_pool)
         self.attention = AmplitudeAttention(kernel_size)
         cos_basis, sin_basis = inverse_dft_basis(kernel_size)
         self.register_buffer("cos_basis", cos_basis, persistent=False)
@@ -243,10 +255,13 @@ class FIKP(nn.Module):
 
     def __init__(self, kernel_size: int = KERNEL_SIZE,
                  num_kernels: int = NUM_KERNELS,
-                 max_dilation: float = MAX_DILATION):
+                 max_dilation: float = MAX_DILATION,
+                 predictor_width: int = PREDICTOR_WIDTH,
+                 predictor_pool: int = 1):
         super().__init__()
         channels = 3 * (num_kernels + 1)
-        self.dikp = DIKP(kernel_size, num_kernels)
+        self.dikp = DIKP(kernel_size, num_kernels, predictor_width,
+                         predictor_pool)
         self.pac = PAC(kernel_size, max_dilation)
         self.refine = BlockAlignedConv2d(channels, channels, 3, padding=1)
 

@@ -13,7 +13,8 @@ coefficient per kernel, shared by R, G and B). Because nothing is
 stage-specific, the number of stages is an argument of forward().
 """
 
-from typing import List, Tuple
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, List, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -21,10 +22,88 @@ from torch import Tensor, nn
 
 from .dsrm import DSRM
 from .fikp import FIKP, NUM_KERNELS
+from .layers import ONEDNN_BLOCK
 
 BASE_MULTIPLE = 4  # the DSRM downsamples twice
 MAX_STAGES = 5
 TRAINED_STAGES = 3
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The sizes of one FDIKP network; every part of the architecture is
+    there whatever the sizes. Travels with the weights (checkpoints and
+    the exported file's fdikp.json)."""
+
+    name: str = "fdikp"
+    width: int = 64              # encoder/decoder channels
+    bottleneck: int = 160        # DDM channels
+    heads: int = 4               # strip attention heads
+    strip_blocks: int = 3        # (intra, inter) strip attention pairs
+    encoder_blocks: Tuple[int, int] = (3, 3)   # Res blocks per level
+    decoder_blocks: Tuple[int, int] = (4, 3)   # coarse level first
+    predictor_width: int = 128   # DIKP predictors' 11 x 11 conv channels
+    predictor_pool: int = 1      # spectrum averaged p x p before it
+    identity_start: bool = True  # y_s = x_s + Conv1x1(F * C'), conv at 0
+
+    def __post_init__(self):
+        # Widths that leave oneDNN's 16-channel blocks partly empty meet
+        # the platform bug of layers.BlockAlignedConv2d in plain convs.
+        half = self.bottleneck // 2
+        if (self.width % ONEDNN_BLOCK or self.bottleneck % (2 * ONEDNN_BLOCK)
+                or half % self.heads):
+            raise ValueError("width must be a multiple of 16, bottleneck of "
+                             "32, and half the bottleneck of heads: %r"
+                             % (self,))
+        # Lists from JSON become tuples again.
+        object.__setattr__(self, "encoder_blocks",
+                           tuple(int(n) for n in self.encoder_blocks))
+        object.__setattr__(self, "decoder_blocks",
+                           tuple(int(n) for n in self.decoder_blocks))
+
+    def to_dict(self) -> Dict[str, Union[str, int, bool, List[int]]]:
+        out = asdict(self)
+        out["encoder_blocks"] = list(self.encoder_blocks)
+        out["decoder_blocks"] = list(self.decoder_blocks)
+        return out
+
+    @staticmethod
+    def from_dict(values: Dict) -> "NetworkConfig":
+        known = {f.name for f in fields(NetworkConfig)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError("unknown network options: "
+                             + ", ".join(sorted(unknown)))
+        return NetworkConfig(**values)
+
+
+# The named configurations. "fdikp" is the paper's size (5.67 M
+# parameters); "fdikp-s" keeps every part (DIKP, PAC, DSRM with DDM and
+# APU, the scale recurrence, run-time stages) at a fraction of the cost,
+# chosen by measurement (model/README.md, "Two sizes").
+CONFIGS: Dict[str, NetworkConfig] = {
+    "fdikp": NetworkConfig(),
+    "fdikp-s": NetworkConfig(name="fdikp-s", width=32, bottleneck=64,
+                             strip_blocks=1, encoder_blocks=(1, 1),
+                             decoder_blocks=(1, 1), predictor_width=32,
+                             predictor_pool=2),
+}
+
+
+def network_config(name_or_config: Union[str, Dict, NetworkConfig, None]
+                   ) -> NetworkConfig:
+    """A configuration from its name, a dict (as stored with weights) or
+    itself; None is the paper's size."""
+    if name_or_config is None:
+        return CONFIGS["fdikp"]
+    if isinstance(name_or_config, NetworkConfig):
+        return name_or_config
+    if isinstance(name_or_config, dict):
+        return NetworkConfig.from_dict(name_or_config)
+    if name_or_config not in CONFIGS:
+        raise ValueError("unknown network configuration %r (known: %s)"
+                         % (name_or_config, ", ".join(CONFIGS)))
+    return CONFIGS[name_or_config]
 
 
 def size_multiple(stages: int, base: int = BASE_MULTIPLE) -> int:
@@ -91,26 +170,46 @@ class FDIKP(nn.Module):
     """
 
     size_multiple = staticmethod(size_multiple)
+    __jit_ignored_attributes__ = ["config"]
 
-    def __init__(self):
+    def __init__(self, config: Union[str, Dict, NetworkConfig, None] = None):
         super().__init__()
+        config = network_config(config)
+        self.config = config
         self.max_stages = MAX_STAGES
-        self.fikp = FIKP()
-        self.dsrm = DSRM()
+        self.residual = config.identity_start
+        self.fikp = FIKP(predictor_width=config.predictor_width,
+                         predictor_pool=config.predictor_pool)
+        self.dsrm = DSRM(config.width, config.bottleneck, config.heads,
+                         config.strip_blocks, config.encoder_blocks,
+                         config.decoder_blocks)
         self.out_conv = nn.Conv2d(2 * 3 * (NUM_KERNELS + 1), 3, 1)
+        if config.identity_start:
+            # Start from the identity: the stage returns its input until
+            # training moves the output convolution off zero (our choice;
+            # the paper says nothing of initialisation).
+            nn.init.zeros_(self.out_conv.weight)
+            nn.init.zeros_(self.out_conv.bias)
 
     def stage(self, x: Tensor, prev: Tensor,
-              state: Tuple[Tensor, Tensor]) -> Tuple[Tensor,
-                                                     Tuple[Tensor, Tensor]]:
-        """One scale: y_s = Conv1x1(cat[FIKP(x), FIKP(prev)] * C')."""
-        features = torch.cat([self.fikp(x), self.fikp(prev)], dim=1)
+              state: Tuple[Tensor, Tensor],
+              first: bool = False) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        """One scale: y_s = [x_s +] Conv1x1(cat[FIKP(x), FIKP(prev)] * C').
+
+        At the first stage prev is x itself: FIKP runs once."""
+        current = self.fikp(x)
+        former = current if first else self.fikp(prev)
+        features = torch.cat([current, former], dim=1)
         coefficients, state = self.dsrm(x, state)
         current, previous = coefficients.chunk(2, dim=1)
         # Channels of a FIKP output are colour-major (c * (N+1) + n), so
         # repeating the N+1 coefficients once per colour lines them up.
         weights = torch.cat([current.repeat(1, 3, 1, 1),
                              previous.repeat(1, 3, 1, 1)], dim=1)
-        return self.out_conv(features * weights), state
+        y = self.out_conv(features * weights)
+        if self.residual:
+            y = y + x
+        return y, state
 
     def stage_outputs(self, x: Tensor, stages: int) -> List[Tensor]:
         """Every stage's output, coarse to fine."""
@@ -133,7 +232,7 @@ class FDIKP(nn.Module):
                 # The APU state lives at half the stage's resolution.
                 state = (resize(state[0], height // 2, width // 2),
                          resize(state[1], height // 2, width // 2))
-            y, state = self.stage(level, prev, state)
+            y, state = self.stage(level, prev, state, index == 0)
             outputs.append(y)
         return outputs
 

@@ -1,11 +1,15 @@
-"""Plot a training log (DIR/log.jsonl from fdikp.train) into a PNG.
+"""Plot training logs (DIR/log.jsonl from fdikp.train) into a PNG.
 
     python3 -m fdikp.plot --log runs/NAME/log.jsonl --out curves.png
+    python3 -m fdikp.plot --log A/log.jsonl=fp32 --log B/log.jsonl=bf16 \
+        --x hours --out compare.png
 
-Four panels against the step: training loss; synthetic validation loss;
-PSNR on the synthetic and real (dpdd1024-dev) validation sets, each with
-its blurry input's PSNR as a dashed line; throughput. Drawn with PIL only
-(the platform has no matplotlib).
+One log: four panels against the step (or the cumulative training hours,
+--x hours): training loss; synthetic validation loss; PSNR on the
+synthetic and real (dpdd1024-dev) validation sets, each with its blurry
+input's PSNR as a dashed line; throughput. Several logs (FILE=LABEL):
+the same panels with one colour per log, the inputs' PSNR dashed. Drawn
+with PIL only (the platform has no matplotlib).
 """
 
 import argparse
@@ -20,7 +24,8 @@ COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
 
 # (title, [(label, key, dashed)])
 PANELS = [
-    ("training loss", [("loss", "loss", False)]),
+    ("training loss", [("loss", "loss", False),
+                       ("blurry input", "input_loss", True)]),
     ("synthetic validation loss", [("model", "val_synth_loss", False)]),
     ("validation PSNR (dB)", [
         ("synthetic", "val_synth_psnr", False),
@@ -36,9 +41,10 @@ def read_log(path: str) -> List[Dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def series(records: Sequence[Dict], key: str) -> List[Tuple[float, float]]:
-    return [(r["step"], r[key]) for r in records
-            if key in r and "step" in r and r[key] is not None
+def series(records: Sequence[Dict], key: str, x: str = "step"
+           ) -> List[Tuple[float, float]]:
+    return [(r[x], r[key]) for r in records
+            if key in r and x in r and r[key] is not None
             and abs(r[key]) != float("inf")]
 
 
@@ -49,7 +55,8 @@ def _dashed(draw, points, colour):
 
 
 def draw_panel(image: Image.Image, left: int, top: int, title: str,
-               lines: List[Tuple[str, List[Tuple[float, float]], bool]]):
+               lines: List[Tuple[str, List[Tuple[float, float]], bool]],
+               x_name: str = "step", per_log: int = 0):
     draw = ImageDraw.Draw(image)
     box = (left + MARGIN, top + 24, left + PANEL_W - 12, top + PANEL_H - 28)
     draw.rectangle(box, outline=(90, 90, 90))
@@ -70,11 +77,16 @@ def draw_panel(image: Image.Image, left: int, top: int, title: str,
 
     for value, anchor_y in ((y1, box[1]), (y0, box[3] - 10)):
         draw.text((left + 2, anchor_y), "%.4g" % value, fill=(60, 60, 60))
-    draw.text((box[0], box[3] + 4), "%d" % x0, fill=(60, 60, 60))
-    draw.text((box[2] - 40, box[3] + 4), "step %d" % x1, fill=(60, 60, 60))
+    draw.text((box[0], box[3] + 4), "%.4g" % x0, fill=(60, 60, 60))
+    draw.text((box[2] - 60, box[3] + 4), "%s %.4g" % (x_name, x1),
+              fill=(60, 60, 60))
     legend_x = box[0] + 8
     for i, (label, data, dashed) in enumerate(lines):
-        colour = COLOURS[(i // 2 if len(lines) > 2 else i) % len(COLOURS)]
+        if per_log:
+            colour = COLOURS[(i // per_log) % len(COLOURS)]
+        else:
+            colour = COLOURS[(i // 2 if len(lines) > 2 else i)
+                             % len(COLOURS)]
         pixels = [to_pixel(x, y) for x, y in data]
         if len(pixels) == 1:
             x, y = pixels[0]
@@ -88,25 +100,44 @@ def draw_panel(image: Image.Image, left: int, top: int, title: str,
                       label + (" (dashed)" if dashed else ""), fill=colour)
 
 
-def plot(records: Sequence[Dict], out: str) -> None:
+def plot(records: Sequence[Dict], out: str, x: str = "step") -> None:
+    plot_many([("", records)], out, x)
+
+
+def plot_many(logs: Sequence[Tuple[str, Sequence[Dict]]], out: str,
+              x: str = "step") -> None:
+    """One image; with several logs every line is drawn once per log, in
+    the log's colour, labelled with its name."""
     columns = 2
     rows = (len(PANELS) + columns - 1) // columns
     image = Image.new("RGB", (columns * PANEL_W, rows * PANEL_H), "white")
     for i, (title, keys) in enumerate(PANELS):
-        lines = [(label, series(records, key), dashed)
-                 for label, key, dashed in keys]
+        lines = []
+        for name, records in logs:
+            for label, key, dashed in keys:
+                text = (name + ": " + label) if name else label
+                lines.append((text, series(records, key, x), dashed))
         draw_panel(image, (i % columns) * PANEL_W, (i // columns) * PANEL_H,
-                   title, lines)
+                   title, lines, x, len(keys) if len(logs) > 1 else 0)
     image.save(out)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m fdikp.plot",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--log", required=True, metavar="LOG.jsonl")
+    parser.add_argument("--log", required=True, action="append",
+                        metavar="LOG.jsonl[=LABEL]",
+                        help="a training log; repeat to compare runs")
+    parser.add_argument("--x", choices=("step", "hours"), default="step",
+                        help="horizontal axis: optimiser steps or "
+                             "cumulative training hours")
     parser.add_argument("--out", required=True, metavar="PNG")
     args = parser.parse_args(argv)
-    plot(read_log(args.log), args.out)
+    logs = []
+    for spec in args.log:
+        path, _, label = spec.partition("=")
+        logs.append((label if len(args.log) > 1 else "", read_log(path)))
+    plot_many(logs, args.out, args.x)
     print("wrote", args.out)
     return 0
 

@@ -23,13 +23,14 @@ weights ({'model': state_dict}) for fdikp.export.
 """
 
 import argparse
+import copy
 import json
 import os
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -49,12 +50,21 @@ BN_UPDATE_SEED = 1 << 30  # batch indices for update_bn, apart from training
 # from the command that resumes it.
 MACHINE_OPTIONS = ("device", "data", "max_minutes", "ckpt_minutes",
                    "ckpt_every")
+# Options a chunk may change when it resumes a run, if its command gives
+# them explicitly (a GPU chunk takes bigger batches than a CPU chunk of
+# the same run); every chunk's log records what it used.
+CHUNK_OPTIONS = ("batch", "crop", "reuse", "amp", "prefetch", "threads",
+                 "share_cores",
+                 "compact_state", "val_every", "log_every", "lr")
 
 
 @dataclass
 class TrainConfig:
     """Every training option; the CLI flags are these names in kebab-case."""
 
+    network: str = "fdikp"       # named network configuration (CONFIGS)
+    init: str = "identity"       # identity (the start returns its input)
+    #                              or default (PyTorch's, no residual)
     steps: int = 140000          # total optimiser steps, both phases
     phase2_steps: int = 20000    # last steps: bigger crops, low lr, SWA
     batch: int = 4
@@ -63,6 +73,7 @@ class TrainConfig:
     crop2: int = 512
     lr: float = 1e-4
     lr2: float = 2.5e-5
+    warmup: int = 0              # steps of linear learning-rate warm-up
     milestones: str = "0.6,0.85"  # fractions of phase 1 where lr halves
     swa_every: int = 10          # steps between SWA weight averages
     bn_batches: int = 32         # batches for update_bn at the end
@@ -75,24 +86,33 @@ class TrainConfig:
     val_every: int = 1000
     val_count: int = 64          # fixed synthetic validation crops
     val_crop: int = 256
-    real_count: int = 8          # dpdd1024-dev pairs (evenly spaced)
-    real_crop: int = 512         # centre crop of each real pair
+    real_count: int = 12         # dpdd1024-dev pairs (evenly spaced)
+    real_crop: int = 384         # centre crop of each real pair
     log_every: int = 10
     ckpt_minutes: float = 5.0
     ckpt_every: int = 0          # also every N steps (0: by time only)
     max_minutes: float = 0.0     # save and stop after this long (0: never)
     lpips_weights: str = ""      # local LPIPS (AlexNet) weights file
+    ema_decay: float = 0.0       # EMA of the weights (0: off); validated
+    prefetch: int = 0            # batches a data process makes ahead
+    reuse: int = 1               # steps each generated pair serves (~)
+    threads: int = 0             # torch threads (0: torch's choice)
+    share_cores: bool = False    # drop to 1 thread while others compute
+    compact_state: str = "no"    # last.pt: no (fp32) | yes (fp16 weights,
+    #                              bf16 Adam moments) | weights (no moments)
 
     def phase1_steps(self) -> int:
         return self.steps - self.phase2_steps
 
     def lr_at(self, step: int) -> float:
-        """MultiStepLR (halve at each milestone) in phase 1, then lr2."""
+        """Linear warm-up over the first `warmup` steps, MultiStepLR
+        (halve at each milestone) in phase 1, then lr2."""
         if step >= self.phase1_steps():
             return self.lr2
         passed = sum(step >= float(m) * self.phase1_steps()
                      for m in self.milestones.split(",") if m.strip())
-        return self.lr * 0.5 ** passed
+        warm = min(1.0, (step + 1) / self.warmup) if self.warmup else 1.0
+        return self.lr * 0.5 ** passed * warm
 
     def batch_shape(self, step: int):
         if step >= self.phase1_steps():
@@ -251,7 +271,14 @@ def set_rng_state(state: Dict) -> None:
 
 
 def check_sizes(config: TrainConfig) -> None:
-    """Crops must be multiples of what `stages` stages need."""
+    """Crops must be multiples of what `stages` stages need (and options
+    with a fixed set of values must have one of them)."""
+    if config.init not in ("identity", "default"):
+        raise ValueError("--init must be identity or default, got "
+                         + config.init)
+    if config.compact_state not in ("no", "yes", "weights"):
+        raise ValueError("--compact-state must be no, yes or weights, got "
+                         + config.compact_state)
     from .network import size_multiple
     multiple = size_multiple(config.stages)
     for name in ("crop", "crop2", "val_crop", "real_crop"):
@@ -262,17 +289,185 @@ def check_sizes(config: TrainConfig) -> None:
                                              config.stages))
 
 
-def _default_network() -> nn.Module:
-    from .network import FDIKP
-    return FDIKP()
+def _default_network(config: "TrainConfig") -> nn.Module:
+    from .network import FDIKP, network_config
+    net_config = network_config(config.network)
+    if config.init == "default":
+        net_config = replace(net_config, identity_start=False)
+    return FDIKP(net_config)
+
+
+def _network_dict(net: nn.Module) -> Optional[Dict]:
+    config = getattr(net, "config", None)
+    return config.to_dict() if hasattr(config, "to_dict") else None
+
+
+class BatchSource:
+    """Training batches, made inline or ahead by a separate data process
+    (config.prefetch > 0) so that the step does not wait for the
+    generator; both give the same tensors.
+
+    Generated batch j is synth.batch(j, *config.batch_shape(j * R)), a
+    pure function of the seed and j, with R = config.reuse. With R = 1 step
+    k trains on batch k. With R > 1 a new batch is generated every R steps
+    and step k draws its samples (without replacement, seeded by k) from
+    the pool of the R latest batches, so each pair is seen about R times,
+    in different company and orientation: the generator costs 1/R per
+    step."""
+
+    def __init__(self, synth_args: Dict, config: "TrainConfig", first: int):
+        self.config = config
+        self.reuse = max(1, config.reuse)
+        self.pool: Dict[int, Tuple[Tensor, Tensor]] = {}
+        self.synth: Optional[DefocusSynth] = None
+        self.generated, self.wait_seconds = 0, 0.0
+        start = self._pool_range(first)[0]
+        if config.prefetch <= 0:
+            self.synth = DefocusSynth(**synth_args)
+            return
+        import torch.multiprocessing as mp
+        context = mp.get_context("spawn")  # fork would copy OpenMP state
+        self.queue = context.Queue(maxsize=config.prefetch)
+        self.process = context.Process(
+            target=_data_process,
+            args=(synth_args, config, self.queue, start), daemon=True)
+        self.process.start()
+
+    def _pool_range(self, step: int) -> Tuple[int, int]:
+        newest = step // self.reuse
+        return max(0, newest - self.reuse + 1), newest
+
+    def _shape(self, index: int) -> Tuple[int, int]:
+        return self.config.batch_shape(index * self.reuse)
+
+    def _generate(self, index: int) -> Tuple[Tensor, Tensor]:
+        start = time.monotonic()
+        if self.synth is not None:
+            out = self.synth.batch(index, *self._shape(index))
+        else:
+            got, blurry, sharp = self.queue.get()
+            if isinstance(got, str):
+                raise RuntimeError("data process failed: " + got)
+            if got != index:
+                raise RuntimeError("data process sent batch %d, expected %d"
+                                   % (got, index))
+            out = (torch.from_numpy(blurry), torch.from_numpy(sharp))
+        self.wait_seconds += time.monotonic() - start
+        self.generated += out[0].shape[0]
+        return out
+
+    def get(self, step: int) -> Tuple[Tensor, Tensor]:
+        oldest, newest = self._pool_range(step)
+        for index in list(self.pool):
+            if index < oldest:
+                del self.pool[index]
+        for index in range(oldest, newest + 1):
+            if index not in self.pool:
+                self.pool[index] = self._generate(index)
+        if self.reuse == 1:
+            return self.pool[newest]
+        blurry = torch.cat([self.pool[j][0] for j in sorted(self.pool)])
+        sharp = torch.cat([self.pool[j][1] for j in sorted(self.pool)])
+        size = self.config.batch_shape(step)[0]
+        generator = torch.Generator().manual_seed(
+            self.config.seed * 15_485_863 + step)
+        pick = torch.randperm(blurry.shape[0], generator=generator)[:size]
+        return blurry[pick], sharp[pick]
+
+    def close(self) -> None:
+        if self.synth is None and self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+
+
+def _data_process(synth_args: Dict, config: "TrainConfig", queue,
+                  first: int) -> None:
+    """The data process: batches first, first + 1, ... into the queue.
+
+    One thread, at the lowest priority: on a CPU-only machine it fills the
+    cores' idle moments instead of taking a core from the step's threads
+    (whose OpenMP barriers slow the step 4x when a core is taken away)."""
+    import queue as queues
+    torch.set_num_threads(1)
+    os.nice(19)
+    parent = os.getppid()
+    reuse = max(1, config.reuse)
+    try:
+        synth = DefocusSynth(**synth_args)
+        index = first
+        while index * reuse < config.steps:
+            blurry, sharp = synth.batch(
+                index, *config.batch_shape(index * reuse))
+            # numpy arrays travel by pickling: no shared-memory handles
+            # that die with this process.
+            item = (index, blurry.numpy(), sharp.numpy())
+            while True:
+                if os.getppid() != parent:
+                    return  # the trainer is gone (killed): so are we
+                try:
+                    queue.put(item, timeout=5)
+                    break
+                except queues.Full:
+                    continue
+            index += 1
+    except Exception as error:  # reported to the trainer, which raises
+        queue.put((repr(error), None, None))
+
+
+class ThreadGovernor:
+    """Uses the configured threads while the machine is otherwise idle and
+    one thread while other processes keep a core busy.
+
+    Measured on the 2-core machines (fdikp-s step, bf16): 1.4 s alone on 2
+    threads, 5.1-5.6 s on 2 threads beside one busy process (the threads
+    wait for each other whenever one is descheduled), while one thread
+    keeps a core to itself. Reads /proc/stat and this process's CPU time
+    over each window; Linux only, inert elsewhere."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.current = threads
+        self.last = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                fields = [float(v) for v in f.readline().split()[1:]]
+            busy = sum(fields) - fields[3] - fields[4]  # minus idle, iowait
+            times = os.times()
+            return busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def update(self, seconds: float) -> int:
+        """Call once per window of `seconds`; returns the thread count."""
+        sample = self._sample()
+        if sample is None or self.last is None or self.threads < 2:
+            return self.current
+        others = ((sample[0] - self.last[0]) - (sample[1] - self.last[1])
+                  ) / max(seconds, 1e-3)
+        self.last = sample
+        wanted = 1 if others > 0.6 else self.threads
+        if wanted != self.current:
+            torch.set_num_threads(wanted)
+            self.current = wanted
+        return self.current
+
+
+def describe_hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return "cuda:" + torch.cuda.get_device_name(device)
+    return "cpu:%d-threads" % torch.get_num_threads()
 
 
 class Trainer:
     """One training run in run_dir, resumed from run_dir/last.pt if there."""
 
-    def __init__(self, config: TrainConfig, run_dir: str,
-                 make_network: Callable[[], nn.Module] = _default_network,
-                 log=print):
+    def __init__(self, config: "TrainConfig", run_dir: str,
+                 make_network: Callable[["TrainConfig"], nn.Module]
+                 = _default_network,
+                 log=print, overrides: Sequence[str] = ()):
         self.run_dir = run_dir
         self.say = log
         os.makedirs(run_dir, exist_ok=True)
@@ -280,10 +475,13 @@ class Trainer:
         if checkpoint is not None:
             saved = TrainConfig(**checkpoint["config"])
             where = {name: getattr(config, name) for name in MACHINE_OPTIONS}
+            where.update({name: getattr(config, name) for name in overrides
+                          if name in CHUNK_OPTIONS})
             if replace(saved, **where) != config:
                 self.say("resuming with the run's saved configuration; "
                          "options given now are ignored except "
-                         + ", ".join(MACHINE_OPTIONS))
+                         + ", ".join(MACHINE_OPTIONS) + " and, when "
+                         "given, " + ", ".join(CHUNK_OPTIONS))
             config = replace(saved, **where)
         self.config = config
         check_sizes(config)
@@ -292,7 +490,16 @@ class Trainer:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         np.random.seed(config.seed)
-        self.net = make_network().to(self.device)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        self.net = make_network(config).to(self.device)
+        self.ema: Optional[nn.Module] = None
+        if config.ema_decay > 0:
+            self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.train_seconds = 0.0   # all chunks, all machines
+        self.hardware = describe_hardware(self.device)
+        self.source: Optional[BatchSource] = None
+        self.input_losses: List[float] = []
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr,
                                           betas=(0.9, 0.999))
         self.scaler = torch.amp.GradScaler(
@@ -303,10 +510,15 @@ class Trainer:
                       if config.lpips_weights else None)
         data = config.data or data_dir()
         self.data = data
-        self.synth = DefocusSynth(data,
-                                  SynthConfig(max_radius=config.max_radius),
-                                  split="train", seed=config.seed,
-                                  device=self.device)
+        self.synth_args = dict(data=data,
+                               config=SynthConfig(max_radius=config.max_radius),
+                               split="train", seed=config.seed,
+                               device=self.device
+                               if config.prefetch <= 0 else "cpu")
+        self.synth = DefocusSynth(**dict(self.synth_args,
+                                         device=self.device))
+        if config.prefetch <= 0:
+            self.synth_args["device"] = self.device
         self._validation = None
         self.log_path = os.path.join(run_dir, "log.jsonl")
         if checkpoint is not None:
@@ -314,6 +526,9 @@ class Trainer:
         else:
             open(self.log_path, "w").close()
             self._log({"event": "start", "config": asdict(config),
+                       "network": _network_dict(self.net),
+                       "parameters": sum(p.numel()
+                                         for p in self.net.parameters()),
                        "device": str(self.device),
                        "amp": str(self.amp).replace("torch.", ""),
                        "lpips": "on" if self.lpips else
@@ -331,9 +546,19 @@ class Trainer:
         return torch.load(path, map_location="cpu", weights_only=True)
 
     def _restore(self, checkpoint: Dict) -> None:
-        self.net.load_state_dict(checkpoint["model"])
+        stored = checkpoint.get("network")
+        mine = _network_dict(self.net)
+        if stored is not None and mine is not None and stored != mine:
+            raise ValueError("the checkpoint holds network %r, the run "
+                             "builds %r" % (stored, mine))
+        self.net.load_state_dict(_as_float(checkpoint["model"]))
+        if checkpoint.get("ema") is not None and self.ema is not None:
+            self.ema.load_state_dict(_as_float(checkpoint["ema"]))
+        elif self.ema is not None:
+            self.ema.load_state_dict(self.net.state_dict())
         if "optimizer" in checkpoint:
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.optimizer.load_state_dict(
+                _optimizer_as_float(checkpoint["optimizer"]))
             self.scaler.load_state_dict(checkpoint["scaler"])
         else:
             self.say("snapshot without optimizer state (model/device): "
@@ -342,6 +567,7 @@ class Trainer:
             self.swa = AveragedModel(self.net)
             self.swa.load_state_dict(checkpoint["swa"])
         self.step = checkpoint["step"]
+        self.train_seconds = float(checkpoint.get("train_seconds", 0.0))
         set_rng_state(checkpoint["rng"])
         # Drop log lines written after the checkpoint: they get rewritten.
         with open(self.log_path, "a") as f:
@@ -350,24 +576,37 @@ class Trainer:
 
     def summary(self) -> str:
         c = self.config
-        return ("FDIKP trained %d steps (of %d) on synthetic defocus from "
+        return ("%s trained %d steps (%.1f h) on synthetic defocus from "
                 "train-photos/ and train-depth/ (fdikp.synth), crops %d/%d, "
-                "%d stages, seed %d; loss MSE + 0.2 FFT-L1%s"
-                % (self.step, c.steps, c.crop, c.crop2, c.stages, c.seed,
-                   " + 0.2 LPIPS" if self.lpips else " (LPIPS off)"))
+                "%d stages, seed %d; loss MSE + 0.2 FFT-L1%s%s"
+                % (c.network.upper(), self.step, self.train_seconds / 3600,
+                   c.crop, c.crop2, c.stages, c.seed,
+                   " + 0.2 LPIPS" if self.lpips else " (LPIPS off)",
+                   "; EMA %g of the weights" % c.ema_decay
+                   if self.ema is not None else ""))
 
     def save(self) -> str:
         """Write run_dir/last.pt atomically."""
         path = os.path.join(self.run_dir, "last.pt")
         with open(self.log_path, "a") as f:
             log_bytes = f.tell()
-        state = {"model": self.net.state_dict(),
-                 "optimizer": self.optimizer.state_dict(),
+        compact = self.config.compact_state != "no"
+        weights = _as_half if compact else (lambda state: state)
+        state = {"model": weights(self.net.state_dict()),
+                 "ema": (weights(self.ema.state_dict())
+                         if self.ema is not None else None),
+                 "network": _network_dict(self.net),
+                 "optimizer": (_optimizer_as_bf16(self.optimizer.state_dict())
+                               if compact else self.optimizer.state_dict()),
                  "scaler": self.scaler.state_dict(),
-                 "swa": self.swa.state_dict() if self.swa else None,
+                 "swa": (weights(self.swa.state_dict())
+                         if self.swa else None),
                  "step": self.step, "config": asdict(self.config),
+                 "train_seconds": self.train_seconds,
                  "rng": rng_state(), "log_bytes": log_bytes,
                  "training_summary": self.summary()}
+        if self.config.compact_state == "weights":
+            del state["optimizer"], state["scaler"]
         torch.save(state, path + ".tmp")
         os.replace(path + ".tmp", path)
         return path
@@ -380,8 +619,10 @@ class Trainer:
 
     def train_step(self) -> float:
         c = self.config
-        batch, crop = c.batch_shape(self.step)
-        blurry, sharp = self.synth.batch(self.step, batch, crop)
+        if self.source is None:
+            self.source = BatchSource(self.synth_args, c, self.step)
+        blurry, sharp = self.source.get(self.step)
+        blurry, sharp = blurry.to(self.device), sharp.to(self.device)
         generator = torch.Generator().manual_seed(
             c.seed * 7_919 + self.step)
         blurry, sharp = dihedral([blurry, sharp], generator)
@@ -392,10 +633,27 @@ class Trainer:
                             enabled=self.amp is not None):
             outputs = self.net(blurry, c.stages)
         loss = multiscale_loss(outputs, sharp, self.lpips)
+        with torch.no_grad():
+            # The same loss for the blurry input itself: the model helps on
+            # this batch when its loss is below this one.
+            levels = [blurry]
+            for _ in range(c.stages - 1):
+                levels.insert(0, down2(levels[0]))
+            self.input_losses.append(float(multiscale_loss(levels, sharp)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            with torch.no_grad():
+                decay = min(c.ema_decay, (1.0 + self.step)
+                            / (10.0 + self.step))
+                for mine, theirs in zip(self.ema.state_dict().values(),
+                                        self.net.state_dict().values()):
+                    if mine.is_floating_point():
+                        mine.lerp_(theirs, 1.0 - decay)
+                    else:
+                        mine.copy_(theirs)
         self.step += 1
         if self.step > c.phase1_steps():
             if self.swa is None:
@@ -407,27 +665,55 @@ class Trainer:
     def run(self, stop_at: Optional[int] = None) -> Optional[str]:
         """Train to config.steps (or to stop_at, WITHOUT saving: a simulated
         kill for tests). Returns the final weights' path when done."""
+        try:
+            return self._run(stop_at)
+        finally:
+            if self.source is not None:
+                self.source.close()
+                self.source = None
+
+    def _run(self, stop_at: Optional[int]) -> Optional[str]:
         c = self.config
-        start = last_save = time.monotonic()
+        governor = (ThreadGovernor(torch.get_num_threads())
+                    if c.share_cores and self.device.type == "cpu" else None)
+        start = last_save = last_tick = time.monotonic()
         window_start, window_images, losses = time.monotonic(), 0, []
+        window_wait = 0.0
         while self.step < c.steps:
             if stop_at is not None and self.step >= stop_at:
                 return None
             losses.append(self.train_step())
+            now = time.monotonic()
+            self.train_seconds += now - last_tick
+            last_tick = now
             window_images += c.batch_shape(self.step - 1)[0]
             if self.step % c.log_every == 0 or self.step == c.steps:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 seconds = time.monotonic() - window_start
+                waited = self.source.wait_seconds - window_wait
+                window_wait = self.source.wait_seconds
+                inputs = self.input_losses[-len(losses):]
                 self._log({"step": self.step,
                            "loss": sum(losses) / len(losses),
+                           "input_loss": sum(inputs) / len(inputs),
                            "lr": c.lr_at(self.step - 1),
                            "images_per_s": window_images / seconds,
                            "s_per_step": seconds / len(losses),
-                           "crop": c.batch_shape(self.step - 1)[1]})
+                           # time the step waited for its batch: a data
+                           # stall shows here
+                           "data_wait_s_per_step": waited / len(losses),
+                           "crop": c.batch_shape(self.step - 1)[1],
+                           "hours": self.train_seconds / 3600,
+                           "hardware": self.hardware})
+                if governor is not None:
+                    self.hardware = "cpu:%d-threads" % governor.update(
+                        seconds)
                 window_start, window_images, losses = time.monotonic(), 0, []
+                self.input_losses = []
             if self.step % c.val_every == 0 or self.step == c.steps:
                 self.validate()
+                last_tick = time.monotonic()  # validation is not training
             now = time.monotonic()
             if (now - last_save > 60 * c.ckpt_minutes
                     or (c.ckpt_every and self.step % c.ckpt_every == 0)):
@@ -453,8 +739,11 @@ class Trainer:
             update_bn(inputs, _Staged(self.swa.module, c.stages),
                       device=self.device)
             net = self.swa.module
+        if self.swa is None and self.ema is not None:
+            net = self.ema
         path = os.path.join(self.run_dir, "final.pt")
         torch.save({"model": net.state_dict(),
+                    "network": _network_dict(self.net),
                     "training_summary": self.summary()}, path)
         self._log({"event": "final", "step": self.step, "swa": bool(self.swa),
                    "weights": path})
@@ -500,10 +789,15 @@ class Trainer:
         return torch.cat(out)
 
     def validate(self, net: Optional[nn.Module] = None) -> Dict:
-        net = net or self.net
+        """Scores of `net` (default: the EMA when there is one, else the
+        current weights) on the fixed synthetic set and the real crops."""
+        net = net or self.ema or self.net
         blurry, sharp, real_blurry, real_sharp = self.validation_data()
         restored = self.restore_batches(net, blurry)
         record = {"step": self.step,
+                  "hours": self.train_seconds / 3600,
+                  "hardware": self.hardware,
+                  "weights": "ema" if net is self.ema else "current",
                   "val_synth_loss": float(scale_loss(restored, sharp)),
                   "val_synth_psnr":
                       float(metrics.psnr(restored, sharp).mean()),
@@ -519,8 +813,43 @@ class Trainer:
                 val_real_input_ssim=float(
                     metrics.ssim(real_blurry, real_sharp).mean()))
         self._log(record)
-        self.say(" ".join("%s=%.4g" % kv for kv in record.items()))
+        self.say(" ".join(("%s=%.4g" if isinstance(v, float) else "%s=%s")
+                          % (k, v) for k, v in record.items()))
         return record
+
+
+def _as_float(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    return {k: v.float() if v.is_floating_point() else v
+            for k, v in state.items()}
+
+
+def _as_half(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    return {k: v.half() if v.is_floating_point() else v
+            for k, v in state.items()}
+
+
+def _optimizer_as_bf16(state: Dict) -> Dict:
+    """Adam's moments in bfloat16 (float16 would flush the second moment
+    to zero): half the size, and enough to resume a run between chunks."""
+    moments = {index: {k: v.bfloat16() if k.startswith("exp_avg") else v
+                       for k, v in per_param.items()}
+               for index, per_param in state["state"].items()}
+    return {"state": moments, "param_groups": state["param_groups"]}
+
+
+def _optimizer_as_float(state: Dict) -> Dict:
+    moments = {index: {k: v.float() if k.startswith("exp_avg") else v
+                       for k, v in per_param.items()}
+               for index, per_param in state["state"].items()}
+    return {"state": moments, "param_groups": state["param_groups"]}
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("1", "yes", "true", "on"):
+        return True
+    if text.lower() in ("0", "no", "false", "off"):
+        return False
+    raise argparse.ArgumentTypeError("expected yes or no, got " + text)
 
 
 def parse_config(argv: Optional[List[str]] = None):
@@ -531,18 +860,23 @@ def parse_config(argv: Optional[List[str]] = None):
                         help="run directory (checkpoint, log, final weights)")
     defaults = TrainConfig()
     for field in fields(TrainConfig):
+        kind = type(getattr(defaults, field.name))
         parser.add_argument("--" + field.name.replace("_", "-"),
-                            type=type(getattr(defaults, field.name)),
+                            type=_yes_no if kind is bool else kind,
                             default=getattr(defaults, field.name))
     args = parser.parse_args(argv)
     config = TrainConfig(**{f.name: getattr(args, f.name)
                             for f in fields(TrainConfig)})
-    return args.run, config
+    given = {f.name for f in fields(TrainConfig)
+             if any(a == "--" + f.name.replace("_", "-")
+                    or a.startswith("--" + f.name.replace("_", "-") + "=")
+                    for a in (argv if argv is not None else sys.argv[1:]))}
+    return args.run, config, given
 
 
 def main(argv=None) -> int:
-    run_dir, config = parse_config(argv)
-    trainer = Trainer(config, run_dir,
+    run_dir, config, given = parse_config(argv)
+    trainer = Trainer(config, run_dir, overrides=given,
                       log=lambda line: print(line, flush=True))
     final = trainer.run()
     if final:

@@ -52,12 +52,18 @@ class EngineParityTest(unittest.TestCase):
         self.photo = real_photo_crop(data_dir)
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)
-        self.model_file = os.path.join(self.tmp.name, "random.pt")
-        subprocess.run([sys.executable, "-m", "fdikp.export",
-                        "--random-init", "--seed", "0",
-                        "--out", self.model_file,
-                        "--memory-probe-size", "32"],
-                       cwd=MODEL_DIR, check=True, capture_output=True)
+        # One file per network configuration: the engine takes either.
+        self.model_files = {}
+        for config in ("fdikp", "fdikp-s"):
+            self.model_files[config] = os.path.join(self.tmp.name,
+                                                    config + ".pt")
+            subprocess.run([sys.executable, "-m", "fdikp.export",
+                            "--random-init", "--seed", "0",
+                            "--config", config,
+                            "--out", self.model_files[config],
+                            "--memory-probe-size", "32"],
+                           cwd=MODEL_DIR, check=True, capture_output=True)
+        self.model_file = self.model_files["fdikp"]
 
     def python_output(self, image: np.ndarray, stages: int) -> np.ndarray:
         model = torch.jit.load(self.model_file)
@@ -87,30 +93,38 @@ class EngineParityTest(unittest.TestCase):
     def test_engine_matches_python_on_a_real_photo(self):
         # Every CPU graph the engine can run: the default (fused,
         # channels-last), LibTorch's optimize_for_inference, and the graph
-        # as saved.
-        for stages, image in ((3, self.photo),
-                              (2, self.photo[:45, :77]),  # padded path
-                              (1, self.photo[:3, :2])):   # tiny
-            want = self.python_output(image, stages)
-            if image.shape[0] > 8:
-                # Random weights clamp many pixels to 0 or 1; make sure
-                # enough of the comparison is about real values.
-                inside = ((want > 0) & (want < 1)).mean()
-                self.assertGreater(inside, 0.2)
-            for graph, says in (("", "graph: fused: "),
-                                ("oneDNN", "graph: oneDNN"),
-                                ("plain", "graph: plain")):
-                with self.subTest(graph=graph, stages=stages,
-                                  shape=image.shape):
-                    got = self.engine_output(np.ascontiguousarray(image),
-                                             stages, graph)
-                    # The fast path must not fall back without notice.
-                    self.assertTrue(self.last_graph.startswith(says),
-                                    self.last_graph)
-                    self.assertEqual(got.shape, image.shape)
-                    self.assertEqual(got.dtype, np.float32)
-                    error = np.abs(got - want).max()
-                    self.assertLess(error, TOLERANCE)
+        # as saved; both network configurations.
+        cases = [(config, stages, image) for config in self.model_files
+                 for stages, image in (
+                     (3, self.photo),
+                     (2, self.photo[:45, :77]),  # padded path
+                     (1, self.photo[:3, :2]))]   # tiny
+        for config, stages, image in cases:
+            self.model_file = self.model_files[config]
+            self.check_parity(config, stages, image)
+
+    def check_parity(self, config: str, stages: int, image: np.ndarray):
+        want = self.python_output(image, stages)
+        if image.shape[0] > 8:
+            # Random weights clamp many pixels to 0 or 1; make sure enough
+            # of the comparison is about real values.
+            inside = ((want > 0) & (want < 1)).mean()
+            self.assertGreater(inside, 0.2)
+        for graph, says in (("", "graph: fused: "),
+                            ("oneDNN", "graph: oneDNN"),
+                            ("plain", "graph: plain")):
+            with self.subTest(config=config, graph=graph, stages=stages,
+                              shape=image.shape):
+                got = self.engine_output(np.ascontiguousarray(image),
+                                         stages, graph)
+                # The fast path must not fall back without notice.
+                self.assertTrue(self.last_graph.startswith(says),
+                                self.last_graph)
+                self.assertEqual(got.shape, image.shape)
+                self.assertEqual(got.dtype, np.float32)
+                error = np.abs(got - want).max()
+                self.assertLess(error, TOLERANCE)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -3,6 +3,7 @@ engine reads, any image size, agreement with eager PyTorch, safety on
 degenerate images. The files exported here use RANDOM weights (the
 test-only --random-init): they check the plumbing, not deblurring."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import torch
 
 from fdikp.export import (DeblurModel, read_metadata,
                           state_dict_from_checkpoint)
-from fdikp.network import FDIKP
+from fdikp.network import FDIKP, network_config
 
 torch.set_num_threads(2)
 
@@ -27,9 +28,13 @@ def run_export(*args: str) -> subprocess.CompletedProcess:
                           cwd=MODEL_DIR, capture_output=True, text=True)
 
 
-def random_net(seed: int = SEED) -> FDIKP:
+def random_net(seed: int = SEED, config: str = "fdikp") -> FDIKP:
+    """What --random-init exports: random weights, the output convolution
+    included (the identity start would zero it)."""
     torch.manual_seed(seed)
-    return FDIKP().eval()
+    net = FDIKP(config).eval()
+    net.out_conv.reset_parameters()
+    return net
 
 
 class ExportTest(unittest.TestCase):
@@ -62,7 +67,7 @@ class ExportTest(unittest.TestCase):
             "base_multiple": int, "recommended_tile_size": int,
             "recommended_tile_overlap": int,
             "memory_bytes_per_pixel": (int, float), "parameters": int,
-            "training": str,
+            "training": str, "configuration": str, "network": str,
         }
         self.assertEqual(set(info), set(expected_types))
         for key, kind in expected_types.items():
@@ -70,6 +75,11 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(info["format"], "fdikp-deblur-model")
         self.assertEqual(info["format_version"], 1)
         self.assertEqual(info["architecture"], "FDIKP")
+        self.assertEqual(info["configuration"], "fdikp")
+        # The configuration travels with the weights, as a JSON string
+        # (the engine's metadata is a flat object).
+        self.assertEqual(network_config(json.loads(info["network"])),
+                         random_net().config)
         self.assertEqual(info["default_stages"], 3)
         self.assertEqual(info["max_stages"], 5)
         self.assertEqual(info["base_multiple"], 4)
@@ -153,6 +163,36 @@ class CheckpointTest(unittest.TestCase):
                 want = DeblurModel(net)(image, 2)
                 torch.testing.assert_close(model(image, 2), want,
                                            atol=1e-5, rtol=0)
+
+    def test_the_fast_configuration_travels_with_its_weights(self):
+        """A training state of fdikp-s (compact, with its EMA) exports as
+        fdikp-s, from the EMA, and runs as the eager network does."""
+        net = random_net(seed=6, config="fdikp-s")
+        ema = random_net(seed=7, config="fdikp-s")
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = os.path.join(tmp, "last.pt")
+            torch.save({"model": {k: v.half() for k, v in
+                                  net.state_dict().items()},
+                        "ema": {k: v.half() if v.is_floating_point() else v
+                                for k, v in ema.state_dict().items()},
+                        "network": net.config.to_dict(),
+                        "training_summary": "FDIKP-S, 5 steps"}, weights)
+            out = os.path.join(tmp, "model.pt")
+            result = run_export("--weights", weights, "--out", out,
+                                "--memory-probe-size", PROBE)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            info = read_metadata(out)
+            self.assertEqual(info["configuration"], "fdikp-s")
+            self.assertEqual(info["parameters"],
+                             sum(p.numel() for p in ema.parameters()))
+            ema.load_state_dict({k: v.half().float()
+                                 if v.is_floating_point() else v
+                                 for k, v in ema.state_dict().items()})
+            image = torch.rand(1, 3, 20, 28)
+            with torch.inference_mode():
+                torch.testing.assert_close(
+                    torch.jit.load(out)(image, 3),
+                    DeblurModel(ema.eval())(image, 3), atol=1e-5, rtol=0)
 
     def test_random_init_refuses_a_training_summary(self):
         result = run_export("--random-init", "--out", "unused.pt",

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fdikp.fikp import DIKP, PAC, Predictor
-from fdikp.network import (FDIKP, crop, down2, pad_to_multiple,
-                           size_multiple)
+from fdikp.network import (CONFIGS, FDIKP, NetworkConfig, crop, down2,
+                           network_config, pad_to_multiple, size_multiple)
 
 torch.set_num_threads(2)
 
@@ -38,6 +38,9 @@ class NetworkTest(unittest.TestCase):
     def setUpClass(cls):
         torch.manual_seed(0)
         cls.net = FDIKP()
+        # A random output convolution, so that these tests see every
+        # module's effect (the identity start would hide them).
+        cls.net.out_conv.reset_parameters()
 
     def test_parameter_count_matches_the_paper(self):
         total = sum(p.numel() for p in self.net.parameters())
@@ -48,9 +51,15 @@ class NetworkTest(unittest.TestCase):
 
     def test_every_convolution_is_exact_on_this_platform(self):
         """Forward and input gradient of each convolution against float64,
-        which does not go through oneDNN (see layers.BlockAlignedConv2d)."""
+        which does not go through oneDNN (see layers.BlockAlignedConv2d),
+        in every named configuration."""
         torch.manual_seed(0)
-        for name, conv in self.net.named_modules():
+        convs = [(name, conv) for name, conv in self.net.named_modules()]
+        small = FDIKP("fdikp-s")
+        small.out_conv.reset_parameters()  # not zero: a relative error
+        convs += [("fdikp-s." + name, conv)
+                  for name, conv in small.named_modules()]
+        for name, conv in convs:
             if not isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)):
                 continue
             with self.subTest(conv=name):
@@ -67,6 +76,62 @@ class NetworkTest(unittest.TestCase):
                 for got, want in ((y, y64), (grad_in, grad_in64)):
                     error = (got.double() - want).abs().max()
                     self.assertLess(error / want.abs().max(), 1e-5)
+
+    def test_fast_configuration_keeps_every_part_at_a_fraction(self):
+        small = FDIKP("fdikp-s")
+        total = sum(p.numel() for p in small.parameters())
+        paper = sum(p.numel() for p in self.net.parameters())
+        self.assertLess(total, 0.25 * paper, f"{total} parameters")
+        kinds = {type(m).__name__ for m in small.modules()}
+        for part in ("DIKP", "PAC", "AmplitudeAttention", "Predictor",
+                     "DDM", "IntraStripAttention", "InterStripAttention",
+                     "FrequencyBlock", "APU", "ConvLSTMCell", "Encoder",
+                     "Decoder"):
+            self.assertIn(part, kinds)
+        x = smooth_image(1, 32)
+        self.assertEqual(len(small.train()(x, 3)), 3)
+
+    def test_configuration_round_trips_and_names_are_checked(self):
+        for name, config in CONFIGS.items():
+            self.assertEqual(config.name, name)
+            self.assertEqual(network_config(config.to_dict()), config)
+            self.assertEqual(network_config(name), config)
+        self.assertEqual(network_config(None), CONFIGS["fdikp"])
+        with self.assertRaisesRegex(ValueError, "unknown network config"):
+            network_config("fdikp-xl")
+        with self.assertRaisesRegex(ValueError, "unknown network options"):
+            network_config(dict(CONFIGS["fdikp"].to_dict(), depth=3))
+        with self.assertRaisesRegex(ValueError, "multiple of 16"):
+            NetworkConfig(width=24)
+
+    def test_untrained_network_returns_its_input(self):
+        """Identity start: every stage returns its own pyramid level, so
+        training begins at the blurry input's score."""
+        x = smooth_image(2, 32, seed=3)
+        for name in CONFIGS:
+            net = FDIKP(name)
+            with self.subTest(config=name), torch.no_grad():
+                outputs = net.train()(x, 3)
+                for output, level in zip(outputs, [down2(down2(x)),
+                                                   down2(x), x]):
+                    self.assertTrue(torch.equal(output, level))
+                self.assertTrue(torch.equal(net.eval()(x, 2), x))
+
+    def test_identity_start_still_learns(self):
+        """The zero output convolution gets a gradient at once, and the
+        rest of the network from the second step on."""
+        net = FDIKP("fdikp-s").train()
+        x = smooth_image(2, 32, seed=4)
+        target = x.roll(1, dims=3)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        for _ in range(2):
+            loss = F.mse_loss(net(x, 2)[-1], target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        silent = [name for name, p in net.named_parameters()
+                  if p.grad is None or not p.grad.abs().sum() > 0]
+        self.assertEqual(silent, [])
 
     def test_size_multiple(self):
         self.assertEqual([size_multiple(s) for s in range(1, 6)],
@@ -133,6 +198,7 @@ class NetworkTest(unittest.TestCase):
     def test_training_steps_reduce_loss_and_reach_every_module(self):
         torch.manual_seed(1)
         net = FDIKP().train()
+        net.out_conv.reset_parameters()  # see setUpClass
         sharp = smooth_image(2, 32)
         blurry = box_blur(sharp, 2)
         targets = [sharp]

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -66,6 +67,14 @@ class LossTest(unittest.TestCase):
         self.assertEqual(config.lr_at(80), config.lr2)
         self.assertEqual(config.batch_shape(80), (2, 512))
 
+    def test_warm_up_ramps_the_rate_linearly(self):
+        config = train.TrainConfig(steps=100, phase2_steps=0, warmup=10,
+                                   lr=1e-3, milestones="")
+        self.assertAlmostEqual(config.lr_at(0), 1e-4)
+        self.assertAlmostEqual(config.lr_at(4), 5e-4)
+        self.assertEqual(config.lr_at(9), 1e-3)
+        self.assertEqual(config.lr_at(50), 1e-3)
+
     def test_crops_must_fit_the_stage_count(self):
         with self.assertRaisesRegex(ValueError, "--crop2 40 is not a "
                                     "multiple of 16"):
@@ -88,6 +97,7 @@ class LearningTest(unittest.TestCase):
                               align_corners=False).clamp(0, 1)
         blurry = F.avg_pool2d(sharp, 5, 1, 2, count_include_pad=False)
         net = FDIKP()
+        net.out_conv.reset_parameters()  # from random weights, as before
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         history = []
         for _ in range(6):
@@ -150,6 +160,111 @@ class ResumeAndExportTest(unittest.TestCase):
                         result], check=True)
         engine_out = torch.from_numpy(np.load(result)).permute(2, 0, 1)
         self.assertTrue(torch.allclose(engine_out, out[0], atol=1e-4))
+
+
+@unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
+class ChunkedCpuTrainingTest(unittest.TestCase):
+    """What chunked CPU training relies on: a data process and pair reuse
+    that change nothing but speed, compact resumable state, the EMA, and a
+    log that carries training hours across chunks."""
+
+    def setUp(self):
+        self.folder = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.folder)
+
+    def test_data_process_and_inline_give_the_same_batches(self):
+        for reuse in (1, 3):
+            config = tiny_config(steps=7, reuse=reuse)
+            args = dict(data=DATA, config=train.SynthConfig(), split="train",
+                        seed=0, device="cpu")
+            inline = train.BatchSource(args, config, 2)
+            ahead = train.BatchSource(
+                args, replace(config, prefetch=2), 2)
+            try:
+                for step in range(2, 7):
+                    with self.subTest(reuse=reuse, step=step):
+                        for a, b in zip(inline.get(step), ahead.get(step)):
+                            self.assertTrue(torch.equal(a, b))
+            finally:
+                ahead.close()
+
+    def test_reuse_draws_from_the_latest_batches(self):
+        config = tiny_config(steps=12, reuse=3, batch=2)
+        args = dict(data=DATA, config=train.SynthConfig(), split="train",
+                    seed=0, device="cpu")
+        source = train.BatchSource(args, config, 0)
+        synth = train.DefocusSynth(**args)
+        seen = set()
+        for step in range(9):
+            blurry, _ = source.get(step)
+            self.assertEqual(blurry.shape[0], 2)
+            newest = step // 3
+            allowed = torch.cat([synth.batch(j, 2, 32)[0] for j in
+                                 range(max(0, newest - 2), newest + 1)])
+            for sample in blurry:
+                match = [i for i, x in enumerate(allowed)
+                         if torch.equal(x, sample)]
+                self.assertTrue(match, "a sample from outside the pool")
+                seen.add(sample.sum().item())
+        # 3 new batches of 2 pairs: more distinct pairs than steps' worth
+        # of one batch.
+        self.assertGreater(len(seen), 2)
+
+    def test_compact_state_resumes_and_is_small(self):
+        config = tiny_config(steps=6, phase2_steps=0, ema_decay=0.9,
+                             compact_state="yes", milestones="")
+        compact = os.path.join(self.folder, "compact")
+        first = train.Trainer(config, compact, log=quiet)
+        self.assertIsNone(first.run(stop_at=4))   # checkpoint at step 4
+        state = torch.load(os.path.join(compact, "last.pt"))
+        self.assertEqual(state["step"], 4)
+        self.assertEqual(state["network"]["name"], "fdikp")
+        self.assertTrue(all(v.dtype == torch.float16
+                            for v in state["model"].values()
+                            if v.is_floating_point()))
+        moments = [v for per in state["optimizer"]["state"].values()
+                   for k, v in per.items() if k.startswith("exp_avg")]
+        self.assertTrue(moments)
+        self.assertTrue(all(v.dtype == torch.bfloat16 for v in moments))
+        self.assertGreater(state["train_seconds"], 0)
+        again = train.Trainer(config, compact, log=quiet)
+        self.assertEqual(again.step, 4)
+        for key, value in again.net.state_dict().items():
+            if value.is_floating_point():
+                self.assertTrue(torch.equal(value,
+                                            state["model"][key].float()))
+        final = again.run()
+        weights = torch.load(final)
+        self.assertIn("EMA", weights["training_summary"])
+        self.assertEqual(weights["network"]["name"], "fdikp")
+        for key, value in weights["model"].items():
+            # the final weights are the EMA, not the current weights
+            if value.is_floating_point() and key.startswith("out_conv"):
+                self.assertFalse(torch.equal(
+                    value, again.net.state_dict()[key]), key)
+        with open(os.path.join(compact, "log.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        steps = [r for r in records if "loss" in r]
+        self.assertEqual([r["step"] for r in steps], list(range(1, 7)))
+        hours = [r["hours"] for r in steps]
+        self.assertEqual(hours, sorted(hours))
+        for record in steps:
+            self.assertIn("data_wait_s_per_step", record)
+            self.assertTrue(record["hardware"].startswith("cpu:"))
+
+    def test_a_run_refuses_another_networks_state(self):
+        run = os.path.join(self.folder, "mixed")
+        train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
+                      run, log=quiet).run()
+        state_file = os.path.join(run, "last.pt")
+        state = torch.load(state_file)
+        state["network"] = dict(state["network"], name="other")
+        torch.save(state, state_file)
+        with self.assertRaisesRegex(ValueError, "the checkpoint holds"):
+            train.Trainer(tiny_config(steps=4, phase2_steps=0), run,
+                          log=quiet)
 
 
 if __name__ == "__main__":

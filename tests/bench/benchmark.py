@@ -188,7 +188,9 @@ def main():
     if args.random_init:
         torch.manual_seed(0)
         weights = os.path.join(tmp.name, "random.pt")
-        torch.save({"model": FDIKP().state_dict()}, weights)
+        net = FDIKP()
+        net.out_conv.reset_parameters()  # random, not the identity start
+        torch.save({"model": net.state_dict()}, weights)
     from fdikp.export import load_network
     model_file = os.path.join(tmp.name, "model.pt")
     export(load_network(weights), model_file, training="benchmark copy")

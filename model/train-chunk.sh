@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One CPU training chunk of a committed run, in the background:
+#
+#   bash model/train-chunk.sh MINUTES [CONFIG]     (CONFIG: fdikp-s by default)
+#
+# Resumes model/checkpoints/CONFIG (or starts it with the recipe below when
+# it has no state yet), trains for MINUTES on this machine's cores and saves
+# there: last.pt (compact: fp16 weights and EMA, bf16 Adam moments) and the
+# cumulative log.jsonl. Output goes to model/runs/CONFIG-chunk.out. Commit
+# model/checkpoints/CONFIG when it has stopped (see model/README.md).
+# Run it on the platform: ./debian13 run bash model/train-chunk.sh 140
+set -euo pipefail
+minutes=${1:?usage: train-chunk.sh MINUTES [CONFIG]}
+config=${2:-fdikp-s}
+cd "$(dirname "$0")"
+run=checkpoints/$config
+mkdir -p "$run" runs
+if pgrep -f "fdikp.train --run $run" >/dev/null; then
+  echo "train-chunk.sh: $run is already training" >&2
+  exit 1
+fi
+# The recipe (used when the run starts; a resumed run keeps its own).
+recipe=(--network "$config" --steps 1000000 --phase2-steps 0 --milestones ""
+        --batch 8 --crop 128 --stages 3 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
+        --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
+# This machine: 2 torch threads (1 while builds and tests keep a core
+# busy), pairs generated inline on both threads, each generated pair used
+# about 4 times; OpenMP threads sleep instead of spinning when they wait
+# (measured 1.31 s against 1.44 s per step here).
+export OMP_WAIT_POLICY=PASSIVE
+machine=(--threads 2 --share-cores yes --prefetch 0 --reuse 4 --compact-state yes
+         --val-every 200 --log-every 10 --ckpt-minutes 10 --max-minutes "$minutes")
+nohup python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
+  >"runs/$config-chunk.out" 2>&1 </dev/null &
+echo "training $run for $minutes min in the background (pid $!); output: model/runs/$config-chunk.out"
