@@ -73,8 +73,13 @@ start_training() {
   local options
   if [ "$smoke" = 1 ]; then
     options="$(smoke_options) --max-minutes $train_minutes"
-    [ -f "$run/last.pt" ] || options="$options --steps 1000 --phase2-steps 0 --stages 2 --real-count 2 --real-crop 64 --val-count 2 --val-crop 64 --ema-decay 0.9 --compact-state weights"
-    [ "$config" = fdikp-s ] || options="$options --compact-state weights"
+    [ -f "$run/last.pt" ] || options="$options --steps 1000 --phase2-steps 0 --stages 2 --real-count 2 --real-crop 64 --val-count 2 --val-crop 64"
+    # As on the GPU: fdikp keeps fp16 weights only (no EMA, no moments).
+    if [ "$config" = fdikp ]; then
+      options="$options --ema-decay 0 --compact-state weights"
+    elif [ ! -f "$run/last.pt" ]; then
+      options="$options --ema-decay 0.9 --compact-state yes"
+    fi
   else
     options="$(gpu_options "$config") --max-minutes $train_minutes"
   fi
