@@ -23,12 +23,11 @@ fi
 recipe=(--network "$config" --steps 1000000 --phase2-steps 0 --milestones ""
         --batch 8 --crop 128 --stages 3 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
         --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
-# This machine: 2 torch threads (1 while builds and tests keep a core
-# busy), pairs generated inline on both threads, each generated pair used
-# about 4 times; OpenMP threads sleep instead of spinning when they wait
-# (measured 1.31 s against 1.44 s per step here).
+# This machine: 2 torch threads, pairs generated inline on both threads,
+# each generated pair used about 4 times; OpenMP threads sleep instead of
+# spinning when they wait (measured 1.31 s against 1.44 s per step here).
 export OMP_WAIT_POLICY=PASSIVE
-machine=(--threads 2 --share-cores yes --prefetch 0 --reuse 4 --compact-state yes
+machine=(--threads 2 --prefetch 0 --reuse 4 --compact-state yes
          --val-every 200 --log-every 10 --ckpt-minutes 10 --max-minutes "$minutes")
 nohup python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
   >"runs/$config-chunk.out" 2>&1 </dev/null &

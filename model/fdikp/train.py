@@ -54,7 +54,6 @@ MACHINE_OPTIONS = ("device", "data", "max_minutes", "ckpt_minutes",
 # them explicitly (a GPU chunk takes bigger batches than a CPU chunk of
 # the same run); every chunk's log records what it used.
 CHUNK_OPTIONS = ("batch", "crop", "reuse", "amp", "prefetch", "threads",
-                 "share_cores",
                  "compact_state", "val_every", "log_every", "lr")
 
 
@@ -97,7 +96,6 @@ class TrainConfig:
     prefetch: int = 0            # batches a data process makes ahead
     reuse: int = 1               # steps each generated pair serves (~)
     threads: int = 0             # torch threads (0: torch's choice)
-    share_cores: bool = False    # drop to 1 thread while others compute
     compact_state: str = "no"    # last.pt: no (fp32) | yes (fp16 weights,
     #                              bf16 Adam moments) | weights (no moments)
 
@@ -414,47 +412,6 @@ def _data_process(synth_args: Dict, config: "TrainConfig", queue,
         queue.put((repr(error), None, None))
 
 
-class ThreadGovernor:
-    """Uses the configured threads while the machine is otherwise idle and
-    one thread while other processes keep a core busy.
-
-    Measured on the 2-core machines (fdikp-s step, bf16): 1.4 s alone on 2
-    threads, 5.1-5.6 s on 2 threads beside one busy process (the threads
-    wait for each other whenever one is descheduled), while one thread
-    keeps a core to itself. Reads /proc/stat and this process's CPU time
-    over each window; Linux only, inert elsewhere."""
-
-    def __init__(self, threads: int):
-        self.threads = threads
-        self.current = threads
-        self.last = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                fields = [float(v) for v in f.readline().split()[1:]]
-            busy = sum(fields) - fields[3] - fields[4]  # minus idle, iowait
-            times = os.times()
-            return busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def update(self, seconds: float) -> int:
-        """Call once per window of `seconds`; returns the thread count."""
-        sample = self._sample()
-        if sample is None or self.last is None or self.threads < 2:
-            return self.current
-        others = ((sample[0] - self.last[0]) - (sample[1] - self.last[1])
-                  ) / max(seconds, 1e-3)
-        self.last = sample
-        wanted = 1 if others > 0.6 else self.threads
-        if wanted != self.current:
-            torch.set_num_threads(wanted)
-            self.current = wanted
-        return self.current
-
-
 def describe_hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return "cuda:" + torch.cuda.get_device_name(device)
@@ -674,8 +631,6 @@ class Trainer:
 
     def _run(self, stop_at: Optional[int]) -> Optional[str]:
         c = self.config
-        governor = (ThreadGovernor(torch.get_num_threads())
-                    if c.share_cores and self.device.type == "cpu" else None)
         start = last_save = last_tick = time.monotonic()
         window_start, window_images, losses = time.monotonic(), 0, []
         window_wait = 0.0
@@ -706,9 +661,6 @@ class Trainer:
                            "crop": c.batch_shape(self.step - 1)[1],
                            "hours": self.train_seconds / 3600,
                            "hardware": self.hardware})
-                if governor is not None:
-                    self.hardware = "cpu:%d-threads" % governor.update(
-                        seconds)
                 window_start, window_images, losses = time.monotonic(), 0, []
                 self.input_losses = []
             if self.step % c.val_every == 0 or self.step == c.steps:
