@@ -430,7 +430,14 @@ class Trainer:
         os.makedirs(run_dir, exist_ok=True)
         checkpoint = self._read_checkpoint()
         if checkpoint is not None:
-            saved = TrainConfig(**checkpoint["config"])
+            known = {f.name for f in fields(TrainConfig)}
+            dropped = sorted(set(checkpoint["config"]) - known)
+            if dropped:
+                self.say("options of an older trainer ignored: "
+                         + ", ".join(dropped))
+            saved = TrainConfig(**{k: v for k, v in
+                                   checkpoint["config"].items()
+                                   if k in known})
             where = {name: getattr(config, name) for name in MACHINE_OPTIONS}
             where.update({name: getattr(config, name) for name in overrides
                           if name in CHUNK_OPTIONS})
