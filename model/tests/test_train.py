@@ -254,6 +254,21 @@ class ChunkedCpuTrainingTest(unittest.TestCase):
             self.assertIn("data_wait_s_per_step", record)
             self.assertTrue(record["hardware"].startswith("cpu:"))
 
+    def test_options_an_older_trainer_saved_are_ignored(self):
+        run = os.path.join(self.folder, "older")
+        train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
+                      run, log=quiet).run()
+        state_file = os.path.join(run, "last.pt")
+        state = torch.load(state_file)
+        state["config"]["retired_option"] = True
+        torch.save(state, state_file)
+        said = []
+        again = train.Trainer(tiny_config(steps=3, phase2_steps=0), run,
+                              log=said.append)
+        self.assertEqual(again.step, 2)
+        self.assertTrue(any("retired_option" in line for line in said),
+                        said)
+
     def test_a_run_refuses_another_networks_state(self):
         run = os.path.join(self.folder, "mixed")
         train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
