@@ -9,6 +9,8 @@ Submodules:
              FDIKP``) and the padding helpers the exported model uses
     fikp     FIKP = DIKP (inverse kernel prediction) + PAC (its application)
     dsrm     DSRM: encoder, DDM, decoder and the APU recurrent unit
+    deeprftv2  DeepRFTv2 (arXiv 2511.21132), the second architecture: FKE,
+             DMS-UNet, reversible sub-units; exports through the same file
     export   ``python3 -m fdikp.export``: checkpoint -> TorchScript file
     summary  ``python3 -m fdikp.summary``: parameter count per module
 """

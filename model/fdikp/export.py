@@ -1,14 +1,18 @@
-"""Export FDIKP weights to the TorchScript file the C++ engine loads.
+"""Export FDIKP (or DeepRFTv2) weights to the TorchScript file the C++
+engine loads.
 
     python3 -m fdikp.export --weights CKPT.pt --out FILE.pt
         [--stages-default 3] [--training-summary TEXT]
 
 The file's forward(image, stages) takes N x 3 x H x W float32 in [0, 1] of
-any size (1 x 1 included) and a stage count 1..5, pads the image to the
-multiple the stage count needs, runs the network, crops back and clamps to
-[0, 1]. The archive carries a flat JSON object, `fdikp.json`, that the
-engine reads (format, version, stage limits, tiling advice, memory per
-pixel, parameter count, training summary).
+any size (1 x 1 included) and a stage count 1..max_stages (5 for FDIKP, 1
+for DeepRFTv2), pads the image to the multiple the stage count needs, runs
+the network, crops back and clamps to [0, 1]. The architecture follows the
+checkpoint's stored `network` configuration (DeepRFTv2's carry
+`architecture: DeepRFTv2`; FDIKP's carry none). The archive carries a flat
+JSON object, `fdikp.json`, that the engine reads (format, version,
+architecture, stage limits, tiling advice, memory per pixel, parameter
+count, training summary).
 
 `--random-init --seed N` exports an untrained network. It exists ONLY for
 tests of the export and of the engine; its output is meaningless, and
@@ -27,9 +31,15 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
-from .network import (BASE_MULTIPLE, FDIKP, MAX_STAGES, TRAINED_STAGES,
-                      NetworkConfig, crop, network_config, pad_to_multiple,
-                      size_multiple)
+from .deeprftv2 import ARCHITECTURE as DEEPRFTV2
+from .deeprftv2 import CONFIGS as DEEPRFTV2_CONFIGS
+from .deeprftv2 import DeepRFTv2, DeepRFTv2Config, deeprftv2_config
+from .network import (FDIKP, MAX_STAGES, TRAINED_STAGES, NetworkConfig, crop,
+                      network_config, pad_to_multiple)
+
+# Either network: both have max_stages, size_multiple(stages),
+# stage_outputs(x, stages) and config.
+Network = Union[FDIKP, DeepRFTv2]
 
 FORMAT = "fdikp-deblur-model"
 FORMAT_VERSION = 1
@@ -42,26 +52,30 @@ RANDOM_INIT_SUMMARY = ("TEST ONLY: randomly initialised network (seed {}), "
                        "never trained; its output is meaningless")
 
 # Run in a fresh interpreter so that the peak resident memory it reports
-# belongs to this model alone: argv = [model file, image side].
+# belongs to this model alone: argv = [model file, image side, stages].
 _MEMORY_PROBE = """
 import resource, sys, torch
 model = torch.jit.load(sys.argv[1])
 side = int(sys.argv[2])
+stages = int(sys.argv[3])
 with torch.inference_mode():
-    model(torch.rand(1, 3, 16, 16), 3)
+    model(torch.rand(1, 3, 16, 16), stages)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    model(torch.rand(1, 3, side, side), 3)
+    model(torch.rand(1, 3, side, side), stages)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) * 1024 / (side * side))
 """
 
 
 class DeblurModel(nn.Module):
-    """The exported model: pad -> FDIKP (finest stage) -> crop -> clamp."""
+    """The exported model: pad -> network (finest output) -> crop -> clamp.
+    """
 
-    def __init__(self, net: FDIKP):
+    def __init__(self, net: Network):
         super().__init__()
         self.net = net
+        # The multiple for one stage; each further stage (FDIKP) doubles it.
+        self.base_multiple = net.size_multiple(1)
 
     def forward(self, image: Tensor, stages: int) -> Tensor:
         if image.dim() != 4 or image.shape[1] != 3:
@@ -69,7 +83,8 @@ class DeblurModel(nn.Module):
         if stages < 1 or stages > self.net.max_stages:
             raise ValueError("stages must be 1.." + str(self.net.max_stages)
                              + ", got " + str(stages))
-        padded, height, width = pad_to_multiple(image, size_multiple(stages))
+        padded, height, width = pad_to_multiple(
+            image, self.base_multiple << (stages - 1))
         restored = self.net.stage_outputs(padded, stages)[-1]
         return crop(restored, height, width).clamp(0.0, 1.0)
 
@@ -98,24 +113,42 @@ def state_dict_from_checkpoint(
     return cleaned
 
 
-def config_from_checkpoint(checkpoint: Dict) -> NetworkConfig:
+def is_deeprftv2(stored: Union[str, Dict, None]) -> bool:
+    """Whether a stored configuration (a dict or a name) is DeepRFTv2's."""
+    if isinstance(stored, dict):
+        return stored.get("architecture") == DEEPRFTV2
+    return isinstance(stored, str) and stored in DEEPRFTV2_CONFIGS
+
+
+def config_from_checkpoint(checkpoint: Dict
+                           ) -> Union[NetworkConfig, DeepRFTv2Config]:
     """The network configuration stored with the weights ('network': a
-    dict or a name); without one, the paper-size configuration."""
+    dict or a name); without one, FDIKP's paper-size configuration."""
     stored = checkpoint.get("network") if isinstance(checkpoint, dict) \
         else None
+    if is_deeprftv2(stored):
+        return deeprftv2_config(stored)
     return network_config(stored)
 
 
-def load_network(weights: str) -> FDIKP:
+def build_network(config: Union[str, NetworkConfig, DeepRFTv2Config]
+                  ) -> Network:
+    """FDIKP or DeepRFTv2, by the configuration's type or name."""
+    if isinstance(config, DeepRFTv2Config) or is_deeprftv2(config):
+        return DeepRFTv2(config)
+    return FDIKP(config)
+
+
+def load_network(weights: str) -> Network:
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
-    net = FDIKP(config_from_checkpoint(checkpoint))
+    net = build_network(config_from_checkpoint(checkpoint))
     state = state_dict_from_checkpoint(checkpoint)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v
                          for k, v in state.items()})
     return net.eval()
 
 
-def script_for_inference(net: FDIKP) -> torch.jit.ScriptModule:
+def script_for_inference(net: Network) -> torch.jit.ScriptModule:
     """torch.jit.script + freeze: the weights become constants of the
     graph, so the file is self-contained and BatchNorm is folded."""
     net.eval()
@@ -123,27 +156,39 @@ def script_for_inference(net: FDIKP) -> torch.jit.ScriptModule:
     return torch.jit.freeze(scripted)
 
 
-def measure_memory_bytes_per_pixel(model_file: str, side: int) -> int:
-    """Peak resident memory added by one 3-stage run on a side x side
-    image, per input pixel (CPU, float32)."""
+def measure_memory_bytes_per_pixel(model_file: str, side: int,
+                                   stages: int = TRAINED_STAGES) -> int:
+    """Peak resident memory added by one run (3 stages unless told) on a
+    side x side image, per input pixel (CPU, float32)."""
     result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_PROBE, model_file, str(side)],
+        [sys.executable, "-c", _MEMORY_PROBE, model_file, str(side),
+         str(stages)],
         check=True, capture_output=True, text=True)
     return int(round(float(result.stdout.strip().splitlines()[-1])))
 
 
-def metadata(net: FDIKP, default_stages: int, memory_bytes_per_pixel: int,
+def architecture(net: Network) -> str:
+    return DEEPRFTV2 if isinstance(net, DeepRFTv2) else "FDIKP"
+
+
+def default_stages_of(net: Network) -> int:
+    """The stage count a network runs with unless told (FDIKP: the 3 it is
+    trained with; DeepRFTv2: its single stage)."""
+    return getattr(net, "default_stages", TRAINED_STAGES)
+
+
+def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
              training: str) -> Dict[str, Union[str, int, float]]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "architecture": "FDIKP",
+        "architecture": architecture(net),
         "configuration": net.config.name,
         "network": json.dumps(net.config.to_dict(), sort_keys=True),
         "version": __version__,
         "default_stages": default_stages,
-        "max_stages": MAX_STAGES,
-        "base_multiple": BASE_MULTIPLE,
+        "max_stages": net.max_stages,
+        "base_multiple": net.size_multiple(1),
         "recommended_tile_size": RECOMMENDED_TILE_SIZE,
         "recommended_tile_overlap": RECOMMENDED_TILE_OVERLAP,
         "memory_bytes_per_pixel": memory_bytes_per_pixel,
@@ -152,19 +197,23 @@ def metadata(net: FDIKP, default_stages: int, memory_bytes_per_pixel: int,
     }
 
 
-def export(net: FDIKP, out: str, default_stages: int = TRAINED_STAGES,
+def export(net: Network, out: str, default_stages: Optional[int] = None,
            training: str = "", memory_probe_side: int = 512
            ) -> Dict[str, Union[str, int, float]]:
-    """Write `out`; returns the metadata stored in it."""
-    if not 1 <= default_stages <= MAX_STAGES:
-        raise ValueError(f"default stages must be 1..{MAX_STAGES}")
+    """Write `out`; returns the metadata stored in it. default_stages:
+    None is the network's own (3 for FDIKP, 1 for DeepRFTv2)."""
+    if default_stages is None:
+        default_stages = default_stages_of(net)
+    if not 1 <= default_stages <= net.max_stages:
+        raise ValueError(f"default stages must be 1..{net.max_stages}")
     model = script_for_inference(net)
     out_dir = os.path.dirname(os.path.abspath(out))
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         probe_file = os.path.join(tmp, "probe.pt")
         torch.jit.save(model, probe_file)
-        memory = measure_memory_bytes_per_pixel(probe_file,
-                                                memory_probe_side)
+        memory = measure_memory_bytes_per_pixel(
+            probe_file, memory_probe_side,
+            min(TRAINED_STAGES, net.max_stages))
     info = metadata(net, default_stages, memory, training)
     torch.jit.save(model, out,
                    _extra_files={METADATA_NAME: json.dumps(info, indent=1)})
@@ -186,7 +235,8 @@ def training_summary_from(weights: str) -> Optional[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m fdikp.export",
-        description="Export FDIKP weights to a TorchScript model file.")
+        description="Export FDIKP or DeepRFTv2 weights to a TorchScript "
+                    "model file.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--weights", metavar="CKPT.pt",
                         help="checkpoint: {'model': state_dict, ...} or a "
@@ -196,15 +246,17 @@ def main(argv=None) -> int:
                              "initialised network (never ship it)")
     parser.add_argument("--config", default="fdikp",
                         help="network configuration of --random-init "
-                             "(fdikp, fdikp-s; trained weights carry "
-                             "their own)")
+                             "(fdikp, fdikp-s, deeprftv2, deeprftv2-s; "
+                             "trained weights carry their own)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of --random-init (default 0)")
     parser.add_argument("--out", required=True, metavar="FILE.pt")
-    parser.add_argument("--stages-default", type=int, default=TRAINED_STAGES,
+    parser.add_argument("--stages-default", type=int, default=None,
                         choices=range(1, MAX_STAGES + 1), metavar="S",
                         help=f"stage count the engine uses by default "
-                             f"(1..{MAX_STAGES}, default {TRAINED_STAGES})")
+                             f"(1..the network's maximum: {MAX_STAGES} for "
+                             f"FDIKP, default {TRAINED_STAGES}; 1 for "
+                             f"DeepRFTv2)")
     parser.add_argument("--training-summary", metavar="TEXT",
                         help="how the weights were trained (stored in the "
                              "file; default: the checkpoint's "
@@ -220,11 +272,14 @@ def main(argv=None) -> int:
             parser.error("--training-summary describes trained weights; "
                          "--random-init has none")
         torch.manual_seed(args.seed)
-        net = FDIKP(args.config).eval()
+        net = build_network(args.config).eval()
         # The identity start would make an untrained network return its
         # input exactly, which tests of the plumbing could not tell from
         # a skipped network: the output convolution is random too.
-        net.out_conv.reset_parameters()
+        if isinstance(net, DeepRFTv2):
+            net.break_identity_start()
+        else:
+            net.out_conv.reset_parameters()
         training = RANDOM_INIT_SUMMARY.format(args.seed)
         print("WARNING: exporting a RANDOMLY INITIALISED network for tests; "
               "it is not a deblurring model", file=sys.stderr)
@@ -233,6 +288,10 @@ def main(argv=None) -> int:
         training = (args.training_summary
                     or training_summary_from(args.weights)
                     or "not recorded")
+    if (args.stages_default is not None
+            and args.stages_default > net.max_stages):
+        parser.error(f"--stages-default: this network has at most "
+                     f"{net.max_stages} stage(s)")
     info = export(net, args.out, args.stages_default, training,
                   args.memory_probe_size)
     print(json.dumps(info, indent=1))

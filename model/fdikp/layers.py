@@ -4,9 +4,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 ONEDNN_BLOCK = 16
+# Strided convolutions need their input channels in multiples of 32 (see
+# BlockAlignedConv2d).
+STRIDED_INPUT_BLOCK = 32
 
 
-def _input_padding(channels: int, block: int = ONEDNN_BLOCK) -> int:
+def _input_padding(channels: int, block: int = ONEDNN_BLOCK,
+                   strided: bool = False,
+                   strided_block: int = STRIDED_INPUT_BLOCK) -> int:
+    if strided:
+        block = strided_block
     return 0 if channels <= block else (-channels) % block
 
 
@@ -29,15 +36,25 @@ class BlockAlignedConv2d(nn.Conv2d):
     25 all fail). Zero channels fill the blocks. 1 x 1 convolutions are
     not affected. tests/test_network.py checks every convolution of the
     network against float64, which does not go through oneDNN.
+
+    Strided convolutions (stride 2, kernel 2, 3 or 4) have one more case:
+    the gradient with respect to the input is wrong whenever the input has
+    more than 32 channels and in_channels % 32 is 8 or 16 (40, 48, 72, 80,
+    ... fail; 8 to 32, 56, 64, 96 are right; the forward is right). With
+    stride > 1 more than 32 input channels are therefore padded to a
+    multiple of 32 (tests/test_deeprftv2.py found it; FDIKP's strided convs
+    have 32 or 64 input channels).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 padding: int = 0):
+                 padding: int = 0, stride: int = 1, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size,
-                         padding=padding)
+                         padding=padding, stride=stride, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        pad_in = _input_padding(self.in_channels)
+        pad_in = _input_padding(self.in_channels,
+                                strided=self.stride[0] > 1
+                                or self.stride[1] > 1)
         pad_out = _output_padding(self.out_channels)
         weight = F.pad(self.weight, [0, 0, 0, 0, 0, pad_in, 0, pad_out])
         bias = self.bias

@@ -49,12 +49,17 @@ class NetworkConfig:
     def __post_init__(self):
         # Widths that leave oneDNN's 16-channel blocks partly empty meet
         # the platform bug of layers.BlockAlignedConv2d in plain convs.
+        # Strided convolutions (the encoder's down1) also need more than 32
+        # input channels to be a multiple of 32 (layers.BlockAlignedConv2d).
         half = self.bottleneck // 2
-        if (self.width % ONEDNN_BLOCK or self.bottleneck % (2 * ONEDNN_BLOCK)
+        if (self.width % ONEDNN_BLOCK
+                or (self.width > 2 * ONEDNN_BLOCK
+                    and self.width % (2 * ONEDNN_BLOCK))
+                or self.bottleneck % (2 * ONEDNN_BLOCK)
                 or half % self.heads):
-            raise ValueError("width must be a multiple of 16, bottleneck of "
-                             "32, and half the bottleneck of heads: %r"
-                             % (self,))
+            raise ValueError("width must be 16, 32 or a multiple of 32, "
+                             "bottleneck a multiple of 32, and half the "
+                             "bottleneck a multiple of heads: %r" % (self,))
         # Lists from JSON become tuples again.
         object.__setattr__(self, "encoder_blocks",
                            tuple(int(n) for n in self.encoder_blocks))

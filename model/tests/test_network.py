@@ -101,8 +101,9 @@ class NetworkTest(unittest.TestCase):
             network_config("fdikp-xl")
         with self.assertRaisesRegex(ValueError, "unknown network options"):
             network_config(dict(CONFIGS["fdikp"].to_dict(), depth=3))
-        with self.assertRaisesRegex(ValueError, "multiple of 16"):
-            NetworkConfig(width=24)
+        for width in (24, 48):
+            with self.assertRaisesRegex(ValueError, "width must be"):
+                NetworkConfig(width=width)
 
     def test_untrained_network_returns_its_input(self):
         """Identity start: every stage returns its own pyramid level, so
