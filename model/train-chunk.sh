@@ -28,7 +28,7 @@ recipe=(--network "$config" --steps 1000000 --phase2-steps 0 --milestones ""
 # spinning when they wait (measured 1.31 s against 1.44 s per step here).
 export OMP_WAIT_POLICY=PASSIVE
 machine=(--threads 2 --prefetch 0 --reuse 4 --compact-state yes
-         --val-every 200 --log-every 10 --ckpt-minutes 10 --max-minutes "$minutes")
+         --val-every 400 --log-every 10 --ckpt-minutes 10 --max-minutes "$minutes")
 nohup python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
   >"runs/$config-chunk.out" 2>&1 </dev/null &
 echo "training $run for $minutes min in the background (pid $!); output: model/runs/$config-chunk.out"

@@ -89,17 +89,24 @@ class DeblurModel(nn.Module):
         return crop(restored, height, width).clamp(0.0, 1.0)
 
 
+WEIGHTS_FROM = ("ema", "current")
+
+
 def state_dict_from_checkpoint(
-        checkpoint: Union[Dict[str, Tensor], Dict[str, object]]
-) -> Dict[str, Tensor]:
+        checkpoint: Union[Dict[str, Tensor], Dict[str, object]],
+        weights_from: str = "ema") -> Dict[str, Tensor]:
     """The network's state_dict from {'model': state_dict, ...} (the
-    'ema' entry instead when there is one) or a bare state_dict; a
-    'module.' prefix (SWA's AveragedModel, DataParallel) and
-    SWA's n_averaged counter are dropped."""
+    'ema' entry instead when there is one, unless weights_from is
+    'current') or a bare state_dict; a 'module.' prefix (SWA's
+    AveragedModel, DataParallel) and SWA's n_averaged counter are
+    dropped."""
+    if weights_from not in WEIGHTS_FROM:
+        raise ValueError("weights_from must be one of %s" % (WEIGHTS_FROM,))
     state = checkpoint.get("model", checkpoint)
-    if isinstance(checkpoint.get("ema"), dict):
-        # A training state (fdikp.train's last.pt): its EMA of the weights
-        # is what validation scored.
+    if weights_from == "ema" and isinstance(checkpoint.get("ema"), dict):
+        # A training state (fdikp.train's last.pt): its EMA of the weights,
+        # which validation scores first. Which of the two scores better is
+        # measured, not assumed (the log has both).
         state = checkpoint["ema"]
     if not isinstance(state, dict):
         raise ValueError("checkpoint['model'] is not a state_dict")
@@ -139,10 +146,10 @@ def build_network(config: Union[str, NetworkConfig, DeepRFTv2Config]
     return FDIKP(config)
 
 
-def load_network(weights: str) -> Network:
+def load_network(weights: str, weights_from: str = "ema") -> Network:
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
     net = build_network(config_from_checkpoint(checkpoint))
-    state = state_dict_from_checkpoint(checkpoint)
+    state = state_dict_from_checkpoint(checkpoint, weights_from)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v
                          for k, v in state.items()})
     return net.eval()
@@ -244,6 +251,11 @@ def main(argv=None) -> int:
     source.add_argument("--random-init", action="store_true",
                         help="FOR TESTS ONLY: export an untrained, randomly "
                              "initialised network (never ship it)")
+    parser.add_argument("--weights-from", choices=WEIGHTS_FROM,
+                        default="ema",
+                        help="of a training state (fdikp.train's last.pt): "
+                             "its EMA of the weights (default) or the "
+                             "current weights")
     parser.add_argument("--config", default="fdikp",
                         help="network configuration of --random-init "
                              "(fdikp, fdikp-s, deeprftv2, deeprftv2-s; "
@@ -284,7 +296,7 @@ def main(argv=None) -> int:
         print("WARNING: exporting a RANDOMLY INITIALISED network for tests; "
               "it is not a deblurring model", file=sys.stderr)
     else:
-        net = load_network(args.weights)
+        net = load_network(args.weights, args.weights_from)
         training = (args.training_summary
                     or training_summary_from(args.weights)
                     or "not recorded")

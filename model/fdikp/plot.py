@@ -26,19 +26,32 @@ COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
 PANELS = [
     ("training loss", [("loss", "loss", False),
                        ("blurry input", "input_loss", True)]),
+    ("training loss / the blurry input's loss",
+     [("ratio", "loss_ratio", False)]),
     ("synthetic validation loss", [("model", "val_synth_loss", False)]),
-    ("validation PSNR (dB)", [
+    ("validation PSNR (dB), EMA when there is one", [
         ("synthetic", "val_synth_psnr", False),
         ("synthetic input", "val_synth_input_psnr", True),
         ("real DPDD", "val_real_psnr", False),
         ("real DPDD input", "val_real_input_psnr", True)]),
     ("throughput (images/s)", [("train", "images_per_s", False)]),
+    # Runs with an EMA score the current weights too (fdikp.train.validate).
+    ("validation PSNR (dB), current weights", [
+        ("synthetic", "current_val_synth_psnr", False),
+        ("synthetic input", "val_synth_input_psnr", True),
+        ("real DPDD", "current_val_real_psnr", False),
+        ("real DPDD input", "val_real_input_psnr", True)]),
 ]
 
 
 def read_log(path: str) -> List[Dict]:
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        records = [json.loads(line) for line in f if line.strip()]
+    for r in records:
+        # Below 1 where the model helps on its training batches.
+        if r.get("loss") is not None and r.get("input_loss"):
+            r["loss_ratio"] = r["loss"] / r["input_loss"]
+    return records
 
 
 def series(records: Sequence[Dict], key: str, x: str = "step"

@@ -747,17 +747,12 @@ class Trainer:
         net.train()
         return torch.cat(out)
 
-    def validate(self, net: Optional[nn.Module] = None) -> Dict:
-        """Scores of `net` (default: the EMA when there is one, else the
-        current weights) on the fixed synthetic set and the real crops."""
-        net = net or self.ema or self.net
+    def scores(self, net: nn.Module) -> Dict[str, float]:
+        """val_* scores of `net` on the fixed synthetic set and the real
+        crops, with the blurry input's beside them."""
         blurry, sharp, real_blurry, real_sharp = self.validation_data()
         restored = self.restore_batches(net, blurry)
-        record = {"step": self.step,
-                  "hours": self.train_seconds / 3600,
-                  "hardware": self.hardware,
-                  "weights": "ema" if net is self.ema else "current",
-                  "val_synth_loss": float(scale_loss(restored, sharp)),
+        record = {"val_synth_loss": float(scale_loss(restored, sharp)),
                   "val_synth_psnr":
                       float(metrics.psnr(restored, sharp).mean()),
                   "val_synth_input_psnr":
@@ -771,6 +766,24 @@ class Trainer:
                     metrics.psnr(real_blurry, real_sharp).mean()),
                 val_real_input_ssim=float(
                     metrics.ssim(real_blurry, real_sharp).mean()))
+        return record
+
+    def validate(self, net: Optional[nn.Module] = None) -> Dict:
+        """Scores of `net` (default: the EMA when there is one, else the
+        current weights). With an EMA and no `net`, the current weights
+        are scored too (keys current_val_*): which of the two is better is
+        measured (the EMA lags the weights by about 1 / (1 - decay)
+        steps), and export can take either (--weights-from)."""
+        chosen = net or self.ema or self.net
+        record = {"step": self.step,
+                  "hours": self.train_seconds / 3600,
+                  "hardware": self.hardware,
+                  "weights": "ema" if chosen is self.ema else "current"}
+        record.update(self.scores(chosen))
+        if net is None and self.ema is not None:
+            record.update({"current_" + k: v
+                           for k, v in self.scores(self.net).items()
+                           if "input" not in k})
         self._log(record)
         self.say(" ".join(("%s=%.4g" if isinstance(v, float) else "%s=%s")
                           % (k, v) for k, v in record.items()))

@@ -143,6 +143,19 @@ class CheckpointTest(unittest.TestCase):
             cleaned = state_dict_from_checkpoint(checkpoint)
             self.assertEqual(set(cleaned), set(state))
 
+    def test_training_state_gives_its_ema_or_its_current_weights(self):
+        current, ema = random_net(seed=1).state_dict(), random_net(seed=2).state_dict()
+        state = {"model": current, "ema": ema, "step": 10}
+        key = next(k for k, v in current.items() if v.is_floating_point())
+        for weights_from, want in (("ema", ema), ("current", current)):
+            got = state_dict_from_checkpoint(state, weights_from)
+            self.assertTrue(torch.equal(got[key], want[key]), weights_from)
+        # Without an EMA, both give the weights there are.
+        got = state_dict_from_checkpoint({"model": current}, "ema")
+        self.assertTrue(torch.equal(got[key], current[key]))
+        with self.assertRaisesRegex(ValueError, "weights_from"):
+            state_dict_from_checkpoint(state, "swa")
+
     def test_export_from_weights_keeps_them_and_the_summary(self):
         net = random_net(seed=5)
         with tempfile.TemporaryDirectory() as tmp:

@@ -212,6 +212,28 @@ class ChunkedCpuTrainingTest(unittest.TestCase):
         # of one batch.
         self.assertGreater(len(seen), 2)
 
+    def test_validation_scores_the_ema_and_the_current_weights(self):
+        config = tiny_config(steps=3, phase2_steps=0, ema_decay=0.9,
+                             milestones="")
+        trainer = train.Trainer(config, os.path.join(self.folder, "val"),
+                                log=quiet)
+        for _ in range(3):
+            trainer.train_step()
+        record = trainer.validate()
+        self.assertEqual(record["weights"], "ema")
+        self.assertEqual(record["val_synth_psnr"],
+                         trainer.scores(trainer.ema)["val_synth_psnr"])
+        self.assertEqual(record["current_val_synth_psnr"],
+                         trainer.scores(trainer.net)["val_synth_psnr"])
+        # After 3 steps the EMA and the weights differ, and so do scores.
+        self.assertNotEqual(record["val_synth_loss"],
+                            record["current_val_synth_loss"])
+        self.assertNotIn("current_val_synth_input_psnr", record)
+        # An explicit network is scored alone.
+        alone = trainer.validate(trainer.net)
+        self.assertEqual(alone["weights"], "current")
+        self.assertFalse(any(k.startswith("current_") for k in alone))
+
     def test_compact_state_resumes_and_is_small(self):
         config = tiny_config(steps=6, phase2_steps=0, ema_decay=0.9,
                              compact_state="yes", milestones="")
