@@ -59,10 +59,8 @@ const char *device_name(Device device) {
 
 namespace {
 
-constexpr int kMaxStages = 5;
 constexpr int kProbeMinSide = 8;
 constexpr int kMinTile = 64;
-constexpr int kMaxTile = 4096;
 // Peak working memory per input pixel when a model does not say (measured on
 // an FDIKP prototype: 1680 x 1120 at 3 stages took ~4.5 GB on the CPU).
 constexpr double kDefaultBytesPerPixel = 2500.0;
@@ -165,7 +163,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   }
   const ModelInfo &info = model->info;
   const int side =
-      std::max(kProbeMinSide, info.base_multiple << (info.default_stages - 1));
+      std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
   const auto options = torch::TensorOptions().dtype(torch::kFloat32);
   // A smooth, non-constant probe: constant images hide channel mix-ups.
   const auto ramp = torch::linspace(0.1, 0.9, side, options);
@@ -397,7 +395,7 @@ int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budg
   // sweet spot; the memory budget only caps it.
   if (!device.is_cuda()) side = std::min(side, info.recommended_tile_size);
   return std::clamp(tiling::round_down(side, multiple), tiling::round_up(kMinTile, multiple),
-                    tiling::round_down(kMaxTile, multiple));
+                    tiling::round_down(FDIKP_TILE_SIZE_AUTOMATIC_MAX, multiple));
 }
 
 // How one pass over the image ended.
@@ -416,7 +414,7 @@ class TiledPass {
         overlap_(overlap), path_(path) {}
 
   PassResult run(int *tiles_done) {
-    const int multiple = model_.info.base_multiple << (stages_ - 1);
+    const int multiple = size_multiple(model_.info.base_multiple, stages_);
     const auto xs = tiling::layout(pixels_.width, tile_, overlap_, multiple);
     const auto ys = tiling::layout(pixels_.height, tile_, overlap_, multiple);
     const double total = static_cast<double>(xs.size() * ys.size());
@@ -550,14 +548,17 @@ class TiledPass {
 
 Status check_options(const Options &options, const Pixels &pixels) {
   if (options.model_path.empty()) return Status::failure("no model file given");
-  if (options.stages < 1 || options.stages > kMaxStages)
-    return Status::failure("stages must be from 1 to " + std::to_string(kMaxStages) + " (got " +
+  if (options.stages < FDIKP_STAGES_MIN || options.stages > FDIKP_STAGES_MAX)
+    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) + " to " +
+                           std::to_string(FDIKP_STAGES_MAX) + " (got " +
                            std::to_string(options.stages) + ")");
-  if (options.tile_size < 0 || options.tile_size > 65536)
-    return Status::failure("tile size must be from 0 (automatic) to 65536 pixels (got " +
-                           std::to_string(options.tile_size) + ")");
-  if (options.tile_overlap < 0 || options.tile_overlap > 65536)
-    return Status::failure("tile overlap must be from 0 to 65536 pixels (got " +
+  if (options.tile_size < FDIKP_TILE_SIZE_MIN || options.tile_size > FDIKP_TILE_SIZE_MAX)
+    return Status::failure("tile size must be from " + std::to_string(FDIKP_TILE_SIZE_MIN) +
+                           " (automatic) to " + std::to_string(FDIKP_TILE_SIZE_MAX) +
+                           " pixels (got " + std::to_string(options.tile_size) + ")");
+  if (options.tile_overlap < FDIKP_TILE_OVERLAP_MIN || options.tile_overlap > FDIKP_TILE_OVERLAP_MAX)
+    return Status::failure("tile overlap must be from " + std::to_string(FDIKP_TILE_OVERLAP_MIN) +
+                           " to " + std::to_string(FDIKP_TILE_OVERLAP_MAX) + " pixels (got " +
                            std::to_string(options.tile_overlap) + ")");
   if (pixels.width <= 0 || pixels.height <= 0)
     return Status::failure("the image is empty (" + std::to_string(pixels.width) + "x" +
@@ -655,7 +656,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       return Status::failure(quoted(options.model_path) + " supports at most " +
                              std::to_string(model->info.max_stages) + " stages (got " +
                              std::to_string(options.stages) + ")");
-    const int multiple = model->info.base_multiple << (options.stages - 1);
+    const int multiple = size_multiple(model->info.base_multiple, options.stages);
     int tile = options.tile_size > 0
                    ? std::max(multiple, tiling::round_down(options.tile_size, multiple))
                    : automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
