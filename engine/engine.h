@@ -15,6 +15,7 @@
 
 #include "option_limits.h"
 #include "model_info.h"
+#include "pixels.h"
 
 namespace fdikp {
 
@@ -23,14 +24,6 @@ enum class Device { Auto, Cpu, Cuda };
 // Parses "auto", "cpu" or "cuda"; returns false for anything else.
 bool parse_device(const std::string &text, Device *device);
 const char *device_name(Device device);
-
-// A rectangle in image pixel coordinates.
-struct Rect {
-  int x = 0;
-  int y = 0;
-  int width = 0;
-  int height = 0;
-};
 
 struct Options {
   std::string model_path;    // TorchScript file; must be set
@@ -77,30 +70,10 @@ class Status {
   std::string message_;
 };
 
-// The caller owns the pixels. The engine reads the input through `read` and
-// writes each output pixel exactly once through `write`, in rows of tiles,
-// so the caller never needs the whole image in one piece.
-//   read(rect, rgb):  fill rect.width * rect.height interleaved R'G'B' floats
-//                     (sRGB-encoded, nominally [0, 1]); rect lies inside the
-//                     image.
-//   write(rect, rgb): take the finished R'G'B' floats of rect.
-// progress(fraction) is called after each tile; cancelled() is polled before
-// each tile (a cancelled run returns Status::cancellation() and may have written
-// part of the image: the caller restores it).
-struct Pixels {
-  int width = 0;
-  int height = 0;
-  std::function<void(const Rect &, float *rgb)> read;
-  std::function<void(const Rect &, const float *rgb)> write;
-};
-
-struct Callbacks {
-  std::function<void(double fraction)> progress;
-  std::function<bool()> cancelled;
-};
-
-// Deblurs the image. Safe to call from several threads at once; the loaded
-// model is cached (by path, size and modification time) and shared.
+// Deblurs the image (pixels.h: how it is read, written and reported on; a
+// cancelled run returns Status::cancellation()). Safe to call from several
+// threads at once; the loaded model is cached (by path, size and
+// modification time) and shared.
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
            RunInfo *info = nullptr);
 
