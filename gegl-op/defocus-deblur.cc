@@ -13,6 +13,9 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "defocus-deblur.h"
+#include "engine/option_limits.h"
+
 #ifdef GEGL_PROPERTIES
 
 enum_start (fdikp_deblur_device)
@@ -24,19 +27,19 @@ enum_end (FdikpDeblurDevice)
 property_string (model, _("Model"), "")
   description (_("TorchScript model file; empty uses the installed default model"))
 
-property_int (stages, _("Stages"), 3)
+property_int (stages, _("Stages"), FDIKP_STAGES_DEFAULT)
   description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"))
-  value_range (1, 5)
+  value_range (FDIKP_STAGES_MIN, FDIKP_STAGES_MAX)
 
-property_int (tile_size, _("Tile size"), 0)
+property_int (tile_size, _("Tile size"), FDIKP_TILE_SIZE_DEFAULT)
   description (_("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"))
-  value_range (0, 8192)
+  value_range (FDIKP_TILE_SIZE_MIN, FDIKP_TILE_SIZE_MAX)
   ui_range (0, 2048)
   ui_meta ("unit", "pixel-distance")
 
-property_int (tile_overlap, _("Tile overlap"), 64)
+property_int (tile_overlap, _("Tile overlap"), FDIKP_TILE_OVERLAP_DEFAULT)
   description (_("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"))
-  value_range (0, 1024)
+  value_range (FDIKP_TILE_OVERLAP_MIN, FDIKP_TILE_OVERLAP_MAX)
   ui_range (0, 256)
   ui_meta ("unit", "pixel-distance")
 
@@ -65,22 +68,11 @@ static const bool textdomain_bound = [] {
   return true;
 }();
 
-/* A host that can cancel (the GIMP plug-in) attaches a gint flag to the
- * operation under this key; the engine polls it before each tile. */
-#define CANCEL_FLAG_KEY "fdikp-deblur-cancel"
-
-/* After each run the operation carries, under this key, the failure message
- * meant for the user (a UTF-8 string owned by the operation), or nothing
- * when the run succeeded or was cancelled: a host that must report failures
- * (the GIMP plug-in) reads it after processing, since GEGL has no error
- * channel from an op to its caller. */
-#define ERROR_KEY "fdikp-deblur-error"
-
 static void
 set_error (GeglOperation *operation,
            const gchar   *message)
 {
-  g_object_set_data_full (G_OBJECT (operation), ERROR_KEY,
+  g_object_set_data_full (G_OBJECT (operation), FDIKP_DEBLUR_ERROR_KEY,
                           message ? g_strdup (message) : NULL, g_free);
 }
 
@@ -118,8 +110,10 @@ prepare (GeglOperation *operation)
   gegl_operation_set_format (operation, "output", format);
 }
 
-/* The network sees the whole image (its spectra are global), so any output
- * area needs all of the input, and the result is cached whole. */
+/* The engine tiles the image itself, laying its overlapping tiles over the
+ * whole image: a tile's output depends on where the layout puts it, so an
+ * output area needs all of the input (a smaller region would lay tiles
+ * differently and change the pixels), and the result is cached whole. */
 static GeglRectangle
 get_required_for_output (GeglOperation       *operation,
                          const gchar         *input_pad,
@@ -152,7 +146,7 @@ process (GeglOperation       *operation,
                                                         babl_format_get_space (rgba));
   const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
   const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
-                                                                   CANCEL_FLAG_KEY);
+                                                                   FDIKP_DEBLUR_CANCEL_KEY);
   fdikp::Options   options;
   fdikp::Pixels    pixels;
   fdikp::Callbacks callbacks;
@@ -245,7 +239,7 @@ gegl_op_class_init (GeglOpClass *klass)
   filter_class->process                    = process;
 
   gegl_operation_class_set_keys (operation_class,
-    "name",            "fdikp:defocus-deblur",
+    "name",            FDIKP_DEBLUR_OPERATION,
     "title",           _("Defocus Deblur"),
     "categories",      "enhance",
     "gimp:menu-path",  "<Image>/Filters/Enhance",

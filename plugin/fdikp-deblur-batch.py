@@ -27,6 +27,15 @@ _ = gettext.translation("@GETTEXT_PACKAGE@", "@LOCALEDIR@", fallback=True).gette
 
 PROCEDURE = "plug-in-fdikp-deblur"
 
+# The engine's ranges and defaults (engine/option_limits.h), substituted at
+# configure time: (minimum, maximum, default).
+STAGES = tuple(map(int, ("@FDIKP_STAGES_MIN@", "@FDIKP_STAGES_MAX@",
+                         "@FDIKP_STAGES_DEFAULT@")))
+TILE_SIZE = tuple(map(int, ("@FDIKP_TILE_SIZE_MIN@", "@FDIKP_TILE_SIZE_MAX@",
+                            "@FDIKP_TILE_SIZE_DEFAULT@")))
+TILE_OVERLAP = tuple(map(int, ("@FDIKP_TILE_OVERLAP_MIN@", "@FDIKP_TILE_OVERLAP_MAX@",
+                               "@FDIKP_TILE_OVERLAP_DEFAULT@")))
+
 # Runs inside gimp-console (python-fu-eval): reads the job, writes one JSON
 # line per file to the results file as soon as that file is done.
 GIMP_SIDE = r'''
@@ -107,6 +116,23 @@ def expand(patterns):
     return files
 
 
+def whole_number(limits):
+    """An argparse type: an integer within limits = (minimum, maximum, _)."""
+    minimum, maximum = limits[0], limits[1]
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(_("{value} is not a whole number").format(value=text))
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                _("{value} is not from {minimum} to {maximum}").format(
+                    value=value, minimum=minimum, maximum=maximum))
+        return value
+    return parse
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="fdikp-deblur-batch",
@@ -118,9 +144,10 @@ def parse_args(argv):
                         help=_("folder for the results (created if needed)"))
     parser.add_argument("--model", default="",
                         help=_("TorchScript model file; empty uses the installed default model"))
-    parser.add_argument("--stages", type=int, default=3)
-    parser.add_argument("--tile-size", type=int, default=0)
-    parser.add_argument("--tile-overlap", type=int, default=64)
+    parser.add_argument("--stages", type=whole_number(STAGES), default=STAGES[2])
+    parser.add_argument("--tile-size", type=whole_number(TILE_SIZE), default=TILE_SIZE[2])
+    parser.add_argument("--tile-overlap", type=whole_number(TILE_OVERLAP),
+                        default=TILE_OVERLAP[2])
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     return parser.parse_args(argv)
 

@@ -35,7 +35,7 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 
-from fdikp.evaluate import centre_crop, list_pairs, load_image  # noqa: E402
+from fdikp.image_io import centre_crop, list_pairs, load_image  # noqa: E402
 from fdikp.synth import data_dir, save_png  # noqa: E402
 from fdikp.train import TrainConfig  # noqa: E402
 

@@ -110,7 +110,7 @@ else
     meson setup .device/build -Dengine_only=true -Dtorch_dir="$torch_dir" --buildtype=release \
       && ninja -C .device/build \
       && meson test -C .device/build --suite engine --print-errorlogs \
-      && python3 model/device/device.py gpu-timing --engine .device/build/gegl-op/fdikp-engine-run \
+      && python3 model/device/device.py gpu-timing --engine .device/build/engine/tools/fdikp-engine-run \
            --weights model/checkpoints/fdikp-s/last.pt --out "$OUT"
   ) >"$engine_log" 2>&1
   say "engine build/tests/timing exit $? (see engine.txt)"

@@ -10,40 +10,13 @@ Each row: synthetic blurry | synthetic sharp | real blurry | real sharp
 import argparse
 import os
 import sys
-from typing import List, Sequence
+from typing import List
 
 import torch
-from PIL import Image, ImageDraw
 from torch import Tensor
 
+from .image_io import grid, list_pairs, load_image
 from .synth import DefocusSynth, data_dir
-from .evaluate import load_image, list_pairs
-
-LABEL_HEIGHT = 18
-
-
-def to_pil(image: Tensor) -> Image.Image:
-    array = (image.clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0)
-    return Image.fromarray(array.cpu().numpy())
-
-
-def grid(rows: Sequence[Sequence[Tensor]], labels: Sequence[str],
-         gap: int = 4) -> Image.Image:
-    """Tile equally sized 3 x h x w images, one label per column."""
-    height, width = rows[0][0].shape[-2:]
-    columns = len(rows[0])
-    sheet = Image.new("RGB", (columns * (width + gap) - gap,
-                              LABEL_HEIGHT + len(rows) * (height + gap)),
-                      (40, 40, 40))
-    draw = ImageDraw.Draw(sheet)
-    for c, label in enumerate(labels):
-        draw.text((c * (width + gap) + 4, 3), label, fill=(230, 230, 230))
-    for r, row in enumerate(rows):
-        for c, image in enumerate(row):
-            sheet.paste(to_pil(image), (c * (width + gap),
-                                        LABEL_HEIGHT + r * (height + gap)))
-    return sheet
-
 
 def real_crops(pairs_dir: str, count: int, crop: int,
                generator: torch.Generator) -> List[List[Tensor]]:

@@ -24,37 +24,12 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from . import metrics
+from .image_io import IMAGE_EXTENSIONS, centre_crop, grid, list_pairs, load_image
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 Model = Callable[[Tensor], Tensor]
-
-
-def load_image(path: str) -> Tensor:
-    """3 x H x W float32 in [0, 1]; 16-bit sources keep their precision."""
-    with Image.open(path) as image:
-        if image.mode in ("I;16", "I;16B", "I"):
-            array = np.asarray(image, dtype=np.float32) / 65535.0
-            return torch.from_numpy(array)[None].expand(3, -1, -1).clone()
-        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
-
-
-def list_pairs(pairs_dir: str) -> List[str]:
-    """Names present in both blur/ and sharp/, sorted."""
-    def names(sub):
-        folder = os.path.join(pairs_dir, sub)
-        if not os.path.isdir(folder):
-            raise FileNotFoundError("missing folder " + folder)
-        return {n for n in os.listdir(folder)
-                if n.lower().endswith(IMAGE_EXTENSIONS)}
-    common = sorted(names("blur") & names("sharp"))
-    if not common:
-        raise FileNotFoundError("no matching pairs in " + pairs_dir)
-    return common
 
 
 def engine_model(engine: str, model_file: str, stages: int,
@@ -90,14 +65,6 @@ def load_model(spec: str, stages: int, device: str,
         with torch.inference_mode():
             return model(image.to(device), stages).float().cpu()
     return run
-
-
-def centre_crop(image: Tensor, side: Optional[int]) -> Tensor:
-    if not side:
-        return image
-    height, width = image.shape[-2:]
-    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
-    return image[..., top:top + side, left:left + side]
 
 
 def score(estimate: Tensor, reference: Tensor) -> Dict[str, float]:
@@ -143,7 +110,6 @@ def evaluate_pairs(model: Model, pairs_dir: str, crop: Optional[int] = None,
 def before_after_sheets(model: Model, photo_dir: str, out_dir: str,
                         limit: Optional[int] = None, log=None) -> List[str]:
     """One before | after PNG per photo of photo_dir."""
-    from .contact_sheet import grid
     os.makedirs(out_dir, exist_ok=True)
     written = []
     names = sorted(n for n in os.listdir(photo_dir)

@@ -35,7 +35,7 @@ from .deeprftv2 import ARCHITECTURE as DEEPRFTV2
 from .deeprftv2 import CONFIGS as DEEPRFTV2_CONFIGS
 from .deeprftv2 import DeepRFTv2, DeepRFTv2Config, deeprftv2_config
 from .network import (FDIKP, MAX_STAGES, TRAINED_STAGES, NetworkConfig, crop,
-                      network_config, pad_to_multiple)
+                      network_config, pad_to_multiple, size_multiple)
 
 # Either network: both have max_stages, size_multiple(stages),
 # stage_outputs(x, stages) and config.
@@ -47,7 +47,6 @@ METADATA_NAME = "fdikp.json"
 # The CPU sweet spot measured on 2 cores (see README, Performance): larger
 # tiles outgrow the caches and cost 2-3x more per pixel.
 RECOMMENDED_TILE_SIZE = 320
-RECOMMENDED_TILE_OVERLAP = 64
 RANDOM_INIT_SUMMARY = ("TEST ONLY: randomly initialised network (seed {}), "
                        "never trained; its output is meaningless")
 
@@ -84,7 +83,7 @@ class DeblurModel(nn.Module):
             raise ValueError("stages must be 1.." + str(self.net.max_stages)
                              + ", got " + str(stages))
         padded, height, width = pad_to_multiple(
-            image, self.base_multiple << (stages - 1))
+            image, size_multiple(stages, self.base_multiple))
         restored = self.net.stage_outputs(padded, stages)[-1]
         return crop(restored, height, width).clamp(0.0, 1.0)
 
@@ -197,7 +196,6 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
         "max_stages": net.max_stages,
         "base_multiple": net.size_multiple(1),
         "recommended_tile_size": RECOMMENDED_TILE_SIZE,
-        "recommended_tile_overlap": RECOMMENDED_TILE_OVERLAP,
         "memory_bytes_per_pixel": memory_bytes_per_pixel,
         "parameters": sum(p.numel() for p in net.parameters()),
         "training": training,

@@ -357,6 +357,19 @@ def _highlight_mask(srgb: Tensor) -> Tensor:
     return bright * (1.0 - 2.0 * extent).clamp(0.0, 1.0)
 
 
+def dihedral_transform(image: Tensor, choice: int) -> Tensor:
+    """The `choice`-th (0..7) of the 8 flips and rotations of a square image
+    (or a batch of them, on the last two dimensions): bit 0 flips left-right,
+    bit 1 top-bottom, bit 2 transposes."""
+    if choice & 1:
+        image = image.flip(-1)
+    if choice & 2:
+        image = image.flip(-2)
+    if choice & 4:
+        image = image.transpose(-1, -2)
+    return image
+
+
 def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
                is_real: Tensor, p: Dict[str, Tensor], config: SynthConfig
                ) -> Tuple[Tensor, Tensor]:
@@ -367,9 +380,7 @@ def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
     # differently per layer (crops are square).
     cut = (p["cut_out"][:, None, None, None] > 0) & ~is_real
     for layer in range(masks.shape[1]):
-        texture = extra.flip(-1) if layer & 1 else extra
-        texture = texture.flip(-2) if layer & 2 else texture
-        texture = texture.transpose(-1, -2) if layer & 4 else texture
+        texture = dihedral_transform(extra, layer)
         inside = (masks[:, layer:layer + 1] > 0) & cut
         sharp = torch.where(inside, texture, sharp)
 

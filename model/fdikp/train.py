@@ -39,8 +39,9 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
 from . import metrics
-from .evaluate import centre_crop, list_pairs, load_image
-from .synth import DefocusSynth, SynthConfig, data_dir, validation_set
+from .image_io import centre_crop, list_pairs, load_image
+from .network import down2
+from .synth import DefocusSynth, SynthConfig, data_dir, dihedral_transform, validation_set
 
 SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
 FREQUENCY_WEIGHT = 0.2
@@ -134,11 +135,6 @@ def autocast_dtype(amp: str, device: torch.device) -> Optional[torch.dtype]:
             "none": None}[amp]
 
 
-def down2(x: Tensor) -> Tensor:
-    """The pyramid operator of the specification (a 2 x 2 mean)."""
-    return F.avg_pool2d(x, 2)
-
-
 def frequency_l1(estimate: Tensor, target: Tensor) -> Tensor:
     """mean |FFT(y_hat) - FFT(y)|, complex modulus, in float32. Orthonormal
     FFT (our choice): the term does not grow with the crop size, so the
@@ -221,17 +217,7 @@ def dihedral(images: Sequence[Tensor], generator: torch.Generator):
     """The same random one of the 8 flips/rotations on every tensor, chosen
     per sample."""
     choice = torch.randint(8, (images[0].shape[0],), generator=generator)
-
-    def transform(sample: Tensor, c: int) -> Tensor:
-        if c & 1:
-            sample = sample.flip(-1)
-        if c & 2:
-            sample = sample.flip(-2)
-        if c & 4:
-            sample = sample.transpose(-1, -2)
-        return sample
-
-    return [torch.stack([transform(x[i], c)
+    return [torch.stack([dihedral_transform(x[i], c)
                          for i, c in enumerate(choice.tolist())])
             for x in images]
 

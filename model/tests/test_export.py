@@ -65,7 +65,6 @@ class ExportTest(unittest.TestCase):
             "format": str, "format_version": int, "architecture": str,
             "version": str, "default_stages": int, "max_stages": int,
             "base_multiple": int, "recommended_tile_size": int,
-            "recommended_tile_overlap": int,
             "memory_bytes_per_pixel": (int, float), "parameters": int,
             "training": str, "configuration": str, "network": str,
         }

@@ -4,13 +4,15 @@ folders of pairs (fdikp.metrics, fdikp.evaluate)."""
 import json
 import math
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
 import torch
 from PIL import Image
 
-from fdikp import evaluate, metrics
+from fdikp import evaluate, image_io, metrics
 from fdikp.synth import data_dir
 
 DPDD = os.path.join(data_dir(), "dpdd1024-dev")
@@ -89,6 +91,16 @@ class EvaluateTest(unittest.TestCase):
         scores = result["images"][0]["input"]
         self.assertAlmostEqual(scores["psnr"], 25.8637, 3)
         self.assertAlmostEqual(scores["ssim"], 0.69920, 4)
+
+
+class ImageIOTest(unittest.TestCase):
+    def test_the_tools_share_image_io_without_importing_each_other(self):
+        code = ("import sys, fdikp.contact_sheet; "
+                "assert 'fdikp.evaluate' not in sys.modules, 'contact_sheet imports evaluate'")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIs(evaluate.load_image, image_io.load_image)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,18 @@ def render(image, depth, focus, strength, bins=8, max_radius=8.0):
         bins, max_radius)
 
 
+
+class DihedralTest(unittest.TestCase):
+    def test_the_eight_choices_are_the_eight_flips_and_rotations(self):
+        image = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+        results = [synth.dihedral_transform(image, c) for c in range(8)]
+        self.assertTrue(torch.equal(results[0], image))
+        self.assertTrue(torch.equal(results[1], image.flip(-1)))
+        self.assertTrue(torch.equal(results[4], image.transpose(-1, -2)))
+        self.assertTrue(torch.equal(results[3], torch.rot90(image, 2, (-2, -1))))
+        distinct = {tuple(r.flatten().tolist()) for r in results}
+        self.assertEqual(len(distinct), 8)
+
 class ApertureTest(unittest.TestCase):
     def test_zero_radius_is_a_delta_and_kernels_sum_to_one(self):
         size = kernel_size(8)

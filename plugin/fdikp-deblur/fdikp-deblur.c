@@ -17,15 +17,14 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "gegl-op/defocus-deblur.h"
+#include "engine/option_limits.h"
+
 #define PLUG_IN_PROC   "plug-in-fdikp-deblur"
 #define PLUG_IN_BINARY "fdikp-deblur"
 #define PLUG_IN_ROLE   "fdikp-deblur"
 
-#define OPERATION      "fdikp:defocus-deblur"
-
-/* Documented by the operation (gegl-op/defocus-deblur.cc): the failure
- * message of its last run, as object data on the GeglOperation. */
-#define OP_ERROR_KEY   "fdikp-deblur-error"
+#define OPERATION      FDIKP_DEBLUR_OPERATION
 
 
 typedef struct _Deblur      Deblur;
@@ -150,17 +149,20 @@ deblur_create_procedure (GimpPlugIn  *plug_in,
   gimp_procedure_add_int_argument (procedure, "stages",
                                    _("Stages"),
                                    _("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"),
-                                   1, 5, 3,
+                                   FDIKP_STAGES_MIN, FDIKP_STAGES_MAX,
+                                   FDIKP_STAGES_DEFAULT,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "tile-size",
                                    _("Tile size"),
                                    _("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"),
-                                   0, 8192, 0,
+                                   FDIKP_TILE_SIZE_MIN, FDIKP_TILE_SIZE_MAX,
+                                   FDIKP_TILE_SIZE_DEFAULT,
                                    G_PARAM_READWRITE);
   gimp_procedure_add_int_argument (procedure, "tile-overlap",
                                    _("Tile overlap"),
                                    _("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"),
-                                   0, 1024, 64,
+                                   FDIKP_TILE_OVERLAP_MIN, FDIKP_TILE_OVERLAP_MAX,
+                                   FDIKP_TILE_OVERLAP_DEFAULT,
                                    G_PARAM_READWRITE);
   /* The ids are the operation's enum values, the nicks its enum nicks. */
   gimp_procedure_add_choice_argument (procedure, "device",
@@ -261,7 +263,7 @@ deblur_into_shadow (GimpDrawable         *drawable,
   gegl_buffer_flush (shadow);
 
   failure = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (deblur)),
-                               OP_ERROR_KEY);
+                               FDIKP_DEBLUR_ERROR_KEY);
   ok = (failure == NULL);
   if (! ok)
     g_set_error (error, GIMP_PLUG_IN_ERROR, 0,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The performance benchmark: what a user waits for, and what memory it takes.
 
-    python3 tests/bench/benchmark.py --engine-run build/gegl-op/fdikp-engine-run
+    python3 tests/bench/benchmark.py --engine-run build/engine/tools/fdikp-engine-run
         [--weights CKPT.pt | --random-init] [--sizes 0.25,1,4,16] [--long]
         [--compare 0.25,1] [--fidelity N] [--threads 2] [--device cpu|cuda]
         [--json out.json]
@@ -148,7 +148,7 @@ def flops_per_megapixel(weights, stages, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine-run", default=os.path.join(REPO, "build", "gegl-op",
+    parser.add_argument("--engine-run", default=os.path.join(REPO, "build", "engine", "tools",
                                                               "fdikp-engine-run"))
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--weights", help="FDIKP checkpoint (exported for the engine here)")

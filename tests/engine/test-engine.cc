@@ -132,12 +132,16 @@ TEST(tiny_and_odd_sizes_work) {
 TEST(tiles_are_padded_to_the_models_stage_multiple) {
   const int w = 45, h = 77;
   const auto in = test_image(w, h, 3);
-  for (int stages = 1; stages <= 5; ++stages) {
+  for (int stages = FDIKP_STAGES_MIN; stages <= FDIKP_STAGES_MAX; ++stages) {
     std::vector<float> out;
     auto o = options_for("needs-multiple.pt", 64, 16);
     o.stages = stages;
-    const auto status = run_image(o, in, &out, w, h, 3);
+    fdikp::RunInfo info;
+    const auto status = run_image(o, in, &out, w, h, 3, &info);
     CHECK(status.ok());
+    // The fixture's base multiple is 4; a tile smaller than the multiple is
+    // raised to it.
+    CHECK_EQ(info.tile_size % fdikp::size_multiple(4, stages), 0);
     if (!status.ok()) std::fprintf(stderr, "  stages %d: %s\n", stages, status.message().c_str());
     CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
   }

@@ -6,6 +6,7 @@
 
 using fdikp::ModelInfo;
 using fdikp::read_model_metadata;
+using fdikp::size_multiple;
 
 TEST(reads_every_field) {
   ModelInfo info;
@@ -13,7 +14,7 @@ TEST(reads_every_field) {
   const bool ok = read_model_metadata(
       R"({"format": "fdikp-deblur-model", "format_version": 1, "architecture": "FDIKP",
           "version": "0.1.0", "default_stages": 3, "max_stages": 5, "base_multiple": 4,
-          "recommended_tile_size": 512, "recommended_tile_overlap": 64,
+          "recommended_tile_size": 512,
           "memory_bytes_per_pixel": 2400.5, "parameters": 5520000,
           "training": "synthetic defocus \u00e9t\u00e9 \ud83d\ude00", "extra": null, "flag": true})",
       &info, &error);
@@ -25,7 +26,6 @@ TEST(reads_every_field) {
   CHECK_EQ(info.max_stages, 5);
   CHECK_EQ(info.base_multiple, 4);
   CHECK_EQ(info.recommended_tile_size, 512);
-  CHECK_EQ(info.recommended_tile_overlap, 64);
   CHECK_NEAR(info.memory_bytes_per_pixel, 2400.5, 1e-9);
   CHECK_EQ(info.parameters, 5520000);
   CHECK_EQ(info.training, "synthetic defocus \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80");
@@ -37,6 +37,22 @@ TEST(missing_fields_keep_defaults) {
   CHECK(read_model_metadata("{}", &info, &error));
   CHECK_EQ(info.default_stages, 3);
   CHECK_EQ(info.base_multiple, 1);
+}
+
+TEST(keys_the_engine_no_longer_reads_are_ignored) {
+  // Models exported before recommended_tile_overlap was dropped still load.
+  ModelInfo info;
+  std::string error;
+  CHECK(read_model_metadata(R"({"recommended_tile_overlap": 64, "max_stages": 4})", &info, &error));
+  CHECK_EQ(error, "");
+  CHECK_EQ(info.max_stages, 4);
+}
+
+TEST(the_size_multiple_doubles_with_each_stage) {
+  CHECK_EQ(size_multiple(1, 1), 1);
+  CHECK_EQ(size_multiple(4, 1), 4);
+  CHECK_EQ(size_multiple(4, 3), 16);
+  CHECK_EQ(size_multiple(4, FDIKP_STAGES_MAX), 4 << (FDIKP_STAGES_MAX - 1));
 }
 
 TEST(malformed_json_is_refused_with_a_reason) {

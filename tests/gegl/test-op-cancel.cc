@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../check.h"
+#include "gegl-op/defocus-deblur.h"
 
 namespace {
 
@@ -41,7 +42,7 @@ std::vector<float> read_all(GeglBuffer *buffer) {
 struct Run {
   std::vector<float> output;
   int progress_calls = 0;
-  std::string error;  // what the op left under "fdikp-deblur-error"
+  std::string error;  // what the op left under FDIKP_DEBLUR_ERROR_KEY
 };
 
 struct Watch {
@@ -59,7 +60,7 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
   GeglNode *graph = gegl_node_new();
   GeglBuffer *output = nullptr;
   GeglNode *source = gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
-  GeglNode *deblur = gegl_node_new_child(graph, "operation", "fdikp:defocus-deblur", "model",
+  GeglNode *deblur = gegl_node_new_child(graph, "operation", FDIKP_DEBLUR_OPERATION, "model",
                                          model.c_str(), "tile-size", tile, "tile-overlap", 12, NULL);
   GeglNode *sink = gegl_node_new_child(graph, "operation", "gegl:buffer-sink", "buffer", &output, NULL);
   gegl_node_link_many(source, deblur, sink, NULL);
@@ -68,13 +69,13 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
   watch.cancel_at = cancel_at;
   watch.flag = &flag;
   GeglOperation *operation = gegl_node_get_gegl_operation(deblur);
-  g_object_set_data(G_OBJECT(operation), "fdikp-deblur-cancel", &flag);
+  g_object_set_data(G_OBJECT(operation), FDIKP_DEBLUR_CANCEL_KEY, &flag);
   g_signal_connect(deblur, "progress", G_CALLBACK(on_progress), &watch);
   gegl_node_process(sink);
   Run run;
   run.output = read_all(output);
   run.progress_calls = watch.calls;
-  const char *error = static_cast<const char *>(g_object_get_data(G_OBJECT(operation), "fdikp-deblur-error"));
+  const char *error = static_cast<const char *>(g_object_get_data(G_OBJECT(operation), FDIKP_DEBLUR_ERROR_KEY));
   run.error = error ? error : "";
   g_object_unref(output);
   g_object_unref(graph);

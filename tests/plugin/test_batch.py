@@ -3,6 +3,7 @@ results in the output folder in the input's format, a corrupt file named and
 skipped, and a non-zero exit when anything failed."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,51 @@ from PIL import Image
 BATCH = os.environ["FDIKP_BATCH"]
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 PHOTOS = os.path.join(os.environ.get("FDIKP_DATA", ""), "real-noref")
+
+
+def option_limits():
+    """The engine's option limits, read from their one definition."""
+    limits = {}
+    header = os.path.join(os.environ["FDIKP_SOURCE_ROOT"], "engine", "option_limits.h")
+    with open(header) as f:
+        for line in f:
+            match = re.match(r"#define FDIKP_(\w+)_(MIN|MAX|DEFAULT) (-?\d+)", line)
+            if match:
+                limits.setdefault(match[1], {})[match[2]] = int(match[3])
+    return limits
+
+
+class Arguments(unittest.TestCase):
+    """The batch command takes the engine's ranges, and refuses what lies
+    outside them before starting GIMP."""
+
+    def run_batch(self, *arguments):
+        with tempfile.TemporaryDirectory() as tmp:
+            return subprocess.run([sys.executable, BATCH, "-o", tmp, *arguments, "none.jpg"],
+                                  capture_output=True, text=True, timeout=60,
+                                  env=dict(os.environ, GIMP_CONSOLE="/bin/false"))
+
+    def test_values_outside_the_engines_ranges_are_refused(self):
+        limits = option_limits()
+        for option in ("STAGES", "TILE_SIZE", "TILE_OVERLAP"):
+            flag = "--" + option.lower().replace("_", "-")
+            low, high = limits[option]["MIN"], limits[option]["MAX"]
+            for value in (low - 1, high + 1):
+                with self.subTest(flag=flag, value=value):
+                    done = self.run_batch(flag, str(value))
+                    self.assertEqual(done.returncode, 2, done.stderr)
+                    self.assertIn(f"from {low} to {high}", done.stderr)
+
+    def test_the_ends_of_the_ranges_are_accepted(self):
+        limits = option_limits()
+        for option in ("STAGES", "TILE_SIZE", "TILE_OVERLAP"):
+            flag = "--" + option.lower().replace("_", "-")
+            for value in (limits[option]["MIN"], limits[option]["MAX"]):
+                with self.subTest(flag=flag, value=value):
+                    # The one file does not exist: exit 1 after argument parsing.
+                    done = self.run_batch(flag, str(value))
+                    self.assertEqual(done.returncode, 1, done.stderr)
+                    self.assertIn("no such file", done.stdout)
 
 
 class Batch(unittest.TestCase):

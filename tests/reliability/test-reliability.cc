@@ -107,34 +107,38 @@ TEST(parameters_at_and_beyond_their_bounds) {
   const auto in = image(w, h, 3);
   std::vector<float> out;
   auto o = options_for(fixture("identity.pt"));
-  for (int stages : {1, 5}) {
+  for (int stages : {FDIKP_STAGES_MIN, FDIKP_STAGES_MAX}) {
     o.stages = stages;
     CHECK(run(o, in, &out, w, h, 3).ok());
   }
-  for (int stages : {0, -1, 6, 1000}) {
+  for (int stages : {FDIKP_STAGES_MIN - 1, -1, FDIKP_STAGES_MAX + 1, 1000}) {
     o.stages = stages;
     CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
   }
   o = options_for(fixture("identity.pt"));
-  for (int tile : {1, 2, 4, 65536}) {  // below the stage multiple: raised to it
+  // Below the stage multiple: raised to it.
+  for (int tile : {1, 2, 4, FDIKP_TILE_SIZE_MAX}) {
     o.tile_size = tile;
     CHECK(run(o, in, &out, w, h, 3).ok());
     CHECK(equal_within(in, out, 2e-6));
   }
-  for (int tile : {-1, 65537}) {
+  for (int tile : {FDIKP_TILE_SIZE_MIN - 1, FDIKP_TILE_SIZE_MAX + 1}) {
     o.tile_size = tile;
     CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile size must be from 0");
   }
   o = options_for(fixture("identity.pt"), 16);
-  for (int overlap : {0, 1, 15, 65536}) {  // clamped to a third of the tile
+  // Clamped to a third of the tile.
+  for (int overlap : {FDIKP_TILE_OVERLAP_MIN, 1, 15, FDIKP_TILE_OVERLAP_MAX}) {
     o.tile_overlap = overlap;
     fdikp::RunInfo info;
     CHECK(run(o, in, &out, w, h, 3, &info).ok());
     CHECK(info.tile_overlap <= 16 / 3);
     CHECK(equal_within(in, out, 2e-6));
   }
-  o.tile_overlap = -1;
-  CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile overlap must be from 0");
+  for (int overlap : {FDIKP_TILE_OVERLAP_MIN - 1, FDIKP_TILE_OVERLAP_MAX + 1}) {
+    o.tile_overlap = overlap;
+    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile overlap must be from 0");
+  }
   o = options_for(fixture("identity.pt"));
   CHECK_CONTAINS(run_interleaved(o, in.data(), out.data(), w, h, 2, {}).message(), "at least 3 channels");
   CHECK_CONTAINS(run(o, in, &out, w, -3, 3).message(), "empty");

@@ -1,7 +1,7 @@
 // The engine: the only code that includes LibTorch. It loads and checks
-// TorchScript models, chooses the device, and streams an image through the
-// model tile by tile. Every LibTorch or C++ exception stops here and becomes
-// a Status message.
+// TorchScript models, chooses the device, and runs the model on each tile
+// that the streaming (streaming.h, torch-free) hands it. Every LibTorch or
+// C++ exception stops here and becomes a Status message.
 //
 // Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
 
@@ -36,6 +36,7 @@
 
 #include "cpu_graph.h"
 #include "metadata.h"
+#include "streaming.h"
 #include "tiling.h"
 
 namespace fdikp {
@@ -59,10 +60,8 @@ const char *device_name(Device device) {
 
 namespace {
 
-constexpr int kMaxStages = 5;
 constexpr int kProbeMinSide = 8;
 constexpr int kMinTile = 64;
-constexpr int kMaxTile = 4096;
 // Peak working memory per input pixel when a model does not say (measured on
 // an FDIKP prototype: 1680 x 1120 at 3 stages took ~4.5 GB on the CPU).
 constexpr double kDefaultBytesPerPixel = 2500.0;
@@ -165,7 +164,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   }
   const ModelInfo &info = model->info;
   const int side =
-      std::max(kProbeMinSide, info.base_multiple << (info.default_stages - 1));
+      std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
   const auto options = torch::TensorOptions().dtype(torch::kFloat32);
   // A smooth, non-constant probe: constant images hide channel mix-ups.
   const auto ramp = torch::linspace(0.1, 0.9, side, options);
@@ -397,167 +396,72 @@ int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budg
   // sweet spot; the memory budget only caps it.
   if (!device.is_cuda()) side = std::min(side, info.recommended_tile_size);
   return std::clamp(tiling::round_down(side, multiple), tiling::round_up(kMinTile, multiple),
-                    tiling::round_down(kMaxTile, multiple));
+                    tiling::round_down(FDIKP_TILE_SIZE_AUTOMATIC_MAX, multiple));
 }
 
-// How one pass over the image ended.
-enum class Outcome { Done, Cancelled, OutOfMemory, DeviceFault, Failed };
+using streaming::Outcome;
+using streaming::PassResult;
 
-struct PassResult {
-  Outcome outcome = Outcome::Done;
-  std::string message;
-};
+PassResult classify(const std::string &what, const LoadedModel &model, const std::string &path) {
+  if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
+  if (model.device.is_cuda() && (what.find("CUDA") != std::string::npos ||
+                                  what.find("cuda") != std::string::npos))
+    return {Outcome::DeviceFault, summarize(what)};
+  return {Outcome::Failed, quoted(path) + " failed: " + summarize(what)};
+}
 
-class TiledPass {
- public:
-  TiledPass(const LoadedModel &model, const Pixels &pixels, const Callbacks &callbacks, int stages,
-            int tile, int overlap, const std::string &path)
-      : model_(model), pixels_(pixels), callbacks_(callbacks), stages_(stages), tile_(tile),
-        overlap_(overlap), path_(path) {}
-
-  PassResult run(int *tiles_done) {
-    const int multiple = model_.info.base_multiple << (stages_ - 1);
-    const auto xs = tiling::layout(pixels_.width, tile_, overlap_, multiple);
-    const auto ys = tiling::layout(pixels_.height, tile_, overlap_, multiple);
-    const double total = static_cast<double>(xs.size() * ys.size());
-    const int width = pixels_.width;
-    *tiles_done = 0;
-    std::vector<float> band;  // rows [band_top, ...) of the blended output
-    int band_top = 0;
-    for (std::size_t ty = 0; ty < ys.size(); ++ty) {
-      const tiling::Span &sy = ys[ty];
-      const int bottom = std::min(pixels_.height, sy.weighted_end());
-      band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
-      for (const tiling::Span &sx : xs) {
-        if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
-        PassResult tile = infer(sx, sy);
-        if (tile.outcome != Outcome::Done) return tile;
-        accumulate(sx, sy, band_top, &band);
-        ++*tiles_done;
-        if (callbacks_.progress) callbacks_.progress(*tiles_done / total);
-      }
-      // Rows above the next band's first weighted row are final: hand them
-      // over once and keep only the rows the next band still blends into.
-      const int final_end = ty + 1 < ys.size() ? std::max(0, ys[ty + 1].weighted_begin()) : bottom;
-      if (final_end > band_top) {
-        pixels_.write(Rect{0, band_top, width, final_end - band_top}, band.data());
-      }
-      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
-      band_top = final_end;
+// Runs the model on one tile of interleaved RGB (streaming::Infer).
+PassResult infer_tile(const LoadedModel &model, int stages, const std::string &path,
+                      const float *input, int width, int height, std::vector<float> *output) {
+  try {
+    c10::InferenceMode guard;
+    // Interleaved RGB is channels-last already: a rewritten CPU graph
+    // takes it without a copy. from_blob wants a mutable pointer; the
+    // buffer is the streaming's scratch copy of the tile, never the image.
+    auto x = model_layout(torch::from_blob(const_cast<float *>(input), {1, height, width, 3},
+                                           torch::kFloat32)
+                              .permute({0, 3, 1, 2}),
+                          model)
+                 .to(model.device);
+    const auto result = model.module.forward({x, static_cast<int64_t>(stages)});
+    if (!result.isTensor())
+      return {Outcome::Failed, quoted(path) + " returned " + result.tagKind() + ", not a Tensor"};
+    auto y = result.toTensor();
+    if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
+      std::ostringstream why;
+      why << quoted(path) << " returned shape " << y.sizes() << " for a tile of shape "
+          << x.sizes() << " (it must be the same, float32)";
+      return {Outcome::Failed, why.str()};
     }
-    return {};
+    if (!torch::isfinite(y).all().item<bool>())
+      return {Outcome::Failed, quoted(path) + " produced NaN or infinite values"};
+    y = y.clamp(0.0, 1.0).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
+    output->assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+  } catch (const c10::OutOfMemoryError &e) {
+    return {Outcome::OutOfMemory, summarize(e.what_without_backtrace())};
+  } catch (const std::bad_alloc &) {
+    return {Outcome::OutOfMemory, "out of memory"};
+  } catch (const c10::Error &e) {
+    return classify(e.what_without_backtrace(), model, path);
+  } catch (const std::exception &e) {
+    return classify(e.what(), model, path);
   }
-
- private:
-  // Reads the tile's pixels, reflecting past the borders, and runs the model.
-  PassResult infer(const tiling::Span &sx, const tiling::Span &sy) {
-    const int w = pixels_.width, h = pixels_.height;
-    columns_.resize(sx.size);
-    rows_.resize(sy.size);
-    for (int i = 0; i < sx.size; ++i) columns_[i] = tiling::reflect(sx.start + i, w);
-    for (int j = 0; j < sy.size; ++j) rows_[j] = tiling::reflect(sy.start + j, h);
-    const auto [x0, x1] = std::minmax_element(columns_.begin(), columns_.end());
-    const auto [y0, y1] = std::minmax_element(rows_.begin(), rows_.end());
-    const Rect source{*x0, *y0, *x1 - *x0 + 1, *y1 - *y0 + 1};
-    source_.resize(static_cast<std::size_t>(source.width) * source.height * 3);
-    pixels_.read(source, source_.data());
-    input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
-    for (int j = 0; j < sy.size; ++j) {
-      const float *row = source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
-      float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
-      for (int i = 0; i < sx.size; ++i) {
-        const float *px = row + static_cast<std::size_t>(columns_[i] - source.x) * 3;
-        for (int c = 0; c < 3; ++c) {
-          // The model is defined on [0, 1]; NaN (std::clamp keeps it) and
-          // out-of-range float pixels would otherwise spread through it.
-          const float v = px[c];
-          dst[i * 3 + c] = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
-        }
-      }
-    }
-    try {
-      c10::InferenceMode guard;
-      // Interleaved RGB is channels-last already: a rewritten CPU graph
-      // takes it without a copy.
-      auto x = model_layout(torch::from_blob(input_.data(), {1, sy.size, sx.size, 3}, torch::kFloat32)
-                                .permute({0, 3, 1, 2}),
-                            model_)
-                   .to(model_.device);
-      const auto result = model_.module.forward({x, static_cast<int64_t>(stages_)});
-      if (!result.isTensor())
-        return {Outcome::Failed, quoted(path_) + " returned " + result.tagKind() + ", not a Tensor"};
-      auto y = result.toTensor();
-      if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
-        std::ostringstream why;
-        why << quoted(path_) << " returned shape " << y.sizes() << " for a tile of shape "
-            << x.sizes() << " (it must be the same, float32)";
-        return {Outcome::Failed, why.str()};
-      }
-      if (!torch::isfinite(y).all().item<bool>())
-        return {Outcome::Failed, quoted(path_) + " produced NaN or infinite values"};
-      y = y.clamp(0.0, 1.0).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
-      output_.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
-    } catch (const c10::OutOfMemoryError &e) {
-      return {Outcome::OutOfMemory, summarize(e.what_without_backtrace())};
-    } catch (const std::bad_alloc &) {
-      return {Outcome::OutOfMemory, "out of memory"};
-    } catch (const c10::Error &e) {
-      return classify(e.what_without_backtrace());
-    } catch (const std::exception &e) {
-      return classify(e.what());
-    }
-    return {};
-  }
-
-  PassResult classify(const std::string &what) const {
-    if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
-    if (model_.device.is_cuda() && (what.find("CUDA") != std::string::npos ||
-                                     what.find("cuda") != std::string::npos))
-      return {Outcome::DeviceFault, summarize(what)};
-    return {Outcome::Failed, quoted(path_) + " failed: " + summarize(what)};
-  }
-
-  void accumulate(const tiling::Span &sx, const tiling::Span &sy, int band_top,
-                  std::vector<float> *band) {
-    const int width = pixels_.width;
-    const int xa = std::max(0, sx.weighted_begin()), xb = std::min(width, sx.weighted_end());
-    const int ya = std::max(0, sy.weighted_begin()), yb = std::min(pixels_.height, sy.weighted_end());
-    wx_.resize(xb - xa);
-    for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
-    for (int y = ya; y < yb; ++y) {
-      const float wy = tiling::weight(sy, y);
-      const float *src = output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
-      float *dst = band->data() + (static_cast<std::size_t>(y - band_top) * width + xa) * 3;
-      for (int x = 0; x < xb - xa; ++x) {
-        const float w = wy * wx_[x];
-        dst[3 * x + 0] += w * src[3 * x + 0];
-        dst[3 * x + 1] += w * src[3 * x + 1];
-        dst[3 * x + 2] += w * src[3 * x + 2];
-      }
-    }
-  }
-
-  const LoadedModel &model_;
-  const Pixels &pixels_;
-  const Callbacks &callbacks_;
-  const int stages_;
-  const int tile_;
-  const int overlap_;
-  const std::string &path_;
-  std::vector<float> source_, input_, output_, wx_;
-  std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
-};
+  return {};
+}
 
 Status check_options(const Options &options, const Pixels &pixels) {
   if (options.model_path.empty()) return Status::failure("no model file given");
-  if (options.stages < 1 || options.stages > kMaxStages)
-    return Status::failure("stages must be from 1 to " + std::to_string(kMaxStages) + " (got " +
+  if (options.stages < FDIKP_STAGES_MIN || options.stages > FDIKP_STAGES_MAX)
+    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) + " to " +
+                           std::to_string(FDIKP_STAGES_MAX) + " (got " +
                            std::to_string(options.stages) + ")");
-  if (options.tile_size < 0 || options.tile_size > 65536)
-    return Status::failure("tile size must be from 0 (automatic) to 65536 pixels (got " +
-                           std::to_string(options.tile_size) + ")");
-  if (options.tile_overlap < 0 || options.tile_overlap > 65536)
-    return Status::failure("tile overlap must be from 0 to 65536 pixels (got " +
+  if (options.tile_size < FDIKP_TILE_SIZE_MIN || options.tile_size > FDIKP_TILE_SIZE_MAX)
+    return Status::failure("tile size must be from " + std::to_string(FDIKP_TILE_SIZE_MIN) +
+                           " (automatic) to " + std::to_string(FDIKP_TILE_SIZE_MAX) +
+                           " pixels (got " + std::to_string(options.tile_size) + ")");
+  if (options.tile_overlap < FDIKP_TILE_OVERLAP_MIN || options.tile_overlap > FDIKP_TILE_OVERLAP_MAX)
+    return Status::failure("tile overlap must be from " + std::to_string(FDIKP_TILE_OVERLAP_MIN) +
+                           " to " + std::to_string(FDIKP_TILE_OVERLAP_MAX) + " pixels (got " +
                            std::to_string(options.tile_overlap) + ")");
   if (pixels.width <= 0 || pixels.height <= 0)
     return Status::failure("the image is empty (" + std::to_string(pixels.width) + "x" +
@@ -655,7 +559,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       return Status::failure(quoted(options.model_path) + " supports at most " +
                              std::to_string(model->info.max_stages) + " stages (got " +
                              std::to_string(options.stages) + ")");
-    const int multiple = model->info.base_multiple << (options.stages - 1);
+    const int multiple = size_multiple(model->info.base_multiple, options.stages);
     int tile = options.tile_size > 0
                    ? std::max(multiple, tiling::round_down(options.tile_size, multiple))
                    : automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
@@ -666,9 +570,13 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       ri.tile_size = tile;
       ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
                                                    options.tile_overlap);
-      TiledPass pass(*model, pixels, callbacks, options.stages, tile, options.tile_overlap,
-                     options.model_path);
-      const PassResult result = pass.run(&ri.tiles);
+      const LoadedModel &loaded = *model;
+      const streaming::Infer infer = [&](const float *input, int width, int height,
+                                         std::vector<float> *output) {
+        return infer_tile(loaded, options.stages, options.model_path, input, width, height, output);
+      };
+      const PassResult result = streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap,
+                                                     multiple, infer, &ri.tiles);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "option_limits.h"
+#include "model_info.h"
+#include "pixels.h"
+
 namespace fdikp {
 
 enum class Device { Auto, Cpu, Cuda };
@@ -21,22 +25,17 @@ enum class Device { Auto, Cpu, Cuda };
 bool parse_device(const std::string &text, Device *device);
 const char *device_name(Device device);
 
-// A rectangle in image pixel coordinates.
-struct Rect {
-  int x = 0;
-  int y = 0;
-  int width = 0;
-  int height = 0;
-};
-
 struct Options {
   std::string model_path;    // TorchScript file; must be set
-  int stages = 3;            // scale-recurrent stages, 1..5
-  // Pixels per tile side; 0 = automatic: on the CPU the model's recommended
-  // (cache-friendly) tile capped by the memory budget, on CUDA the largest
-  // tile the budget allows.
-  int tile_size = 0;
-  int tile_overlap = 64;     // pixels shared by neighbouring tiles
+  // Scale-recurrent stages, FDIKP_STAGES_MIN..FDIKP_STAGES_MAX (option_limits.h).
+  int stages = FDIKP_STAGES_DEFAULT;
+  // Pixels per tile side, up to FDIKP_TILE_SIZE_MAX; 0 = automatic: on the
+  // CPU the model's recommended (cache-friendly) tile capped by the memory
+  // budget, on CUDA the largest tile the budget allows (at most
+  // FDIKP_TILE_SIZE_AUTOMATIC_MAX).
+  int tile_size = FDIKP_TILE_SIZE_DEFAULT;
+  // Pixels shared by neighbouring tiles, up to FDIKP_TILE_OVERLAP_MAX.
+  int tile_overlap = FDIKP_TILE_OVERLAP_DEFAULT;
   Device device = Device::Auto;
   // Working-memory budget for one tile's inference, 0 = automatic
   // (a share of free memory). Used only when tile_size is 0.
@@ -71,30 +70,10 @@ class Status {
   std::string message_;
 };
 
-// The caller owns the pixels. The engine reads the input through `read` and
-// writes each output pixel exactly once through `write`, in rows of tiles,
-// so the caller never needs the whole image in one piece.
-//   read(rect, rgb):  fill rect.width * rect.height interleaved R'G'B' floats
-//                     (sRGB-encoded, nominally [0, 1]); rect lies inside the
-//                     image.
-//   write(rect, rgb): take the finished R'G'B' floats of rect.
-// progress(fraction) is called after each tile; cancelled() is polled before
-// each tile (a cancelled run returns Status::cancellation() and may have written
-// part of the image: the caller restores it).
-struct Pixels {
-  int width = 0;
-  int height = 0;
-  std::function<void(const Rect &, float *rgb)> read;
-  std::function<void(const Rect &, const float *rgb)> write;
-};
-
-struct Callbacks {
-  std::function<void(double fraction)> progress;
-  std::function<bool()> cancelled;
-};
-
-// Deblurs the image. Safe to call from several threads at once; the loaded
-// model is cached (by path, size and modification time) and shared.
+// Deblurs the image (pixels.h: how it is read, written and reported on; a
+// cancelled run returns Status::cancellation()). Safe to call from several
+// threads at once; the loaded model is cached (by path, size and
+// modification time) and shared.
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
            RunInfo *info = nullptr);
 
@@ -104,21 +83,8 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
 Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
                        int channels, const Callbacks &callbacks, RunInfo *info = nullptr);
 
-// Facts about a model file, read without running the image through it.
-struct ModelInfo {
-  std::string architecture;     // "" when the file carries no metadata
-  std::string version;
-  std::string training;
-  int default_stages = 3;
-  int max_stages = 5;
-  int base_multiple = 1;        // H, W padded to base_multiple * 2^(stages-1)
-  int recommended_tile_size = 512;
-  int recommended_tile_overlap = 64;
-  double memory_bytes_per_pixel = 0;  // 0 = unknown
-  long long parameters = 0;
-};
-
-// Loads (or finds in the cache) the model and checks its contract.
+// Loads (or finds in the cache) the model and checks its contract; *info
+// gets the facts about it (model_info.h) without running an image through it.
 Status inspect_model(const std::string &path, Device device, ModelInfo *info);
 
 // Drops every cached model (tests, or after the user replaced a file in place

@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-#include "engine.h"
+#include "model_info.h"
 
 namespace fdikp {
 

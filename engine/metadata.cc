@@ -253,18 +253,16 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   }
   long long format_version = 1, default_stages = info->default_stages,
             max_stages = info->max_stages, base_multiple = info->base_multiple,
-            tile = info->recommended_tile_size, overlap = info->recommended_tile_overlap,
-            parameters = info->parameters;
+            tile = info->recommended_tile_size, parameters = info->parameters;
   const bool ok =
       get_int(values, "format_version", 1, 1000000, &format_version, &why) &&
       get_string(values, "architecture", &info->architecture, &why) &&
       get_string(values, "version", &info->version, &why) &&
       get_string(values, "training", &info->training, &why) &&
-      get_int(values, "max_stages", 1, 5, &max_stages, &why) &&
-      get_int(values, "default_stages", 1, max_stages, &default_stages, &why) &&
+      get_int(values, "max_stages", FDIKP_STAGES_MIN, FDIKP_STAGES_MAX, &max_stages, &why) &&
+      get_int(values, "default_stages", FDIKP_STAGES_MIN, max_stages, &default_stages, &why) &&
       get_int(values, "base_multiple", 1, 1024, &base_multiple, &why) &&
       get_int(values, "recommended_tile_size", 16, 16384, &tile, &why) &&
-      get_int(values, "recommended_tile_overlap", 0, 4096, &overlap, &why) &&
       get_int(values, "parameters", 0, std::numeric_limits<int>::max(), &parameters, &why);
   if (!ok) {
     *error = "its metadata is invalid: " + why;
@@ -295,7 +293,6 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   info->max_stages = static_cast<int>(max_stages);
   info->base_multiple = static_cast<int>(base_multiple);
   info->recommended_tile_size = static_cast<int>(tile);
-  info->recommended_tile_overlap = static_cast<int>(overlap);
   info->parameters = parameters;
   return true;
 }

@@ -111,10 +111,10 @@ int main(int argc, char **argv) {
       return 1;
     }
     std::printf("architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
-                "recommended_tile_size=%d recommended_tile_overlap=%d parameters=%lld\n",
+                "recommended_tile_size=%d parameters=%lld\n",
                 info.architecture.c_str(), info.version.c_str(), info.default_stages,
                 info.max_stages, info.base_multiple, info.recommended_tile_size,
-                info.recommended_tile_overlap, info.parameters);
+                info.parameters);
     return 0;
   }
   if (npositional != 2) return usage_error("expected IN.npy and OUT.npy");

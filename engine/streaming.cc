@@ -1,0 +1,130 @@
+// The image streamed through tiles: see streaming.h.
+//
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#include "streaming.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "tiling.h"
+
+namespace fdikp {
+namespace streaming {
+
+namespace {
+
+class TiledPass {
+ public:
+  TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
+            const Infer &infer)
+      : pixels_(pixels), callbacks_(callbacks), tile_(tile), overlap_(overlap), multiple_(multiple),
+        infer_(infer) {}
+
+  PassResult run(int *tiles_done) {
+    const auto xs = tiling::layout(pixels_.width, tile_, overlap_, multiple_);
+    const auto ys = tiling::layout(pixels_.height, tile_, overlap_, multiple_);
+    const double total = static_cast<double>(xs.size() * ys.size());
+    const int width = pixels_.width;
+    *tiles_done = 0;
+    std::vector<float> band;  // rows [band_top, ...) of the blended output
+    int band_top = 0;
+    for (std::size_t ty = 0; ty < ys.size(); ++ty) {
+      const tiling::Span &sy = ys[ty];
+      const int bottom = std::min(pixels_.height, sy.weighted_end());
+      band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
+      for (const tiling::Span &sx : xs) {
+        if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
+        read_tile(sx, sy);
+        output_.clear();
+        PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
+        if (tile.outcome != Outcome::Done) return tile;
+        if (output_.size() != input_.size())
+          return {Outcome::Failed, "internal error: a tile's inference returned " +
+                                       std::to_string(output_.size()) + " values for " +
+                                       std::to_string(input_.size())};
+        accumulate(sx, sy, band_top, &band);
+        ++*tiles_done;
+        if (callbacks_.progress) callbacks_.progress(*tiles_done / total);
+      }
+      // Rows above the next band's first weighted row are final: hand them
+      // over once and keep only the rows the next band still blends into.
+      const int final_end = ty + 1 < ys.size() ? std::max(0, ys[ty + 1].weighted_begin()) : bottom;
+      if (final_end > band_top) {
+        pixels_.write(Rect{0, band_top, width, final_end - band_top}, band.data());
+      }
+      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
+      band_top = final_end;
+    }
+    return {};
+  }
+
+ private:
+  // Reads the tile's pixels into input_, reflecting past the borders.
+  void read_tile(const tiling::Span &sx, const tiling::Span &sy) {
+    const int w = pixels_.width, h = pixels_.height;
+    columns_.resize(sx.size);
+    rows_.resize(sy.size);
+    for (int i = 0; i < sx.size; ++i) columns_[i] = tiling::reflect(sx.start + i, w);
+    for (int j = 0; j < sy.size; ++j) rows_[j] = tiling::reflect(sy.start + j, h);
+    const auto [x0, x1] = std::minmax_element(columns_.begin(), columns_.end());
+    const auto [y0, y1] = std::minmax_element(rows_.begin(), rows_.end());
+    const Rect source{*x0, *y0, *x1 - *x0 + 1, *y1 - *y0 + 1};
+    source_.resize(static_cast<std::size_t>(source.width) * source.height * 3);
+    pixels_.read(source, source_.data());
+    input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
+    for (int j = 0; j < sy.size; ++j) {
+      const float *row = source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
+      float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
+      for (int i = 0; i < sx.size; ++i) {
+        const float *px = row + static_cast<std::size_t>(columns_[i] - source.x) * 3;
+        for (int c = 0; c < 3; ++c) {
+          // The model is defined on [0, 1]; NaN (std::clamp keeps it) and
+          // out-of-range float pixels would otherwise spread through it.
+          const float v = px[c];
+          dst[i * 3 + c] = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
+        }
+      }
+    }
+  }
+
+  void accumulate(const tiling::Span &sx, const tiling::Span &sy, int band_top,
+                  std::vector<float> *band) {
+    const int width = pixels_.width;
+    const int xa = std::max(0, sx.weighted_begin()), xb = std::min(width, sx.weighted_end());
+    const int ya = std::max(0, sy.weighted_begin()), yb = std::min(pixels_.height, sy.weighted_end());
+    wx_.resize(xb - xa);
+    for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
+    for (int y = ya; y < yb; ++y) {
+      const float wy = tiling::weight(sy, y);
+      const float *src = output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
+      float *dst = band->data() + (static_cast<std::size_t>(y - band_top) * width + xa) * 3;
+      for (int x = 0; x < xb - xa; ++x) {
+        const float w = wy * wx_[x];
+        dst[3 * x + 0] += w * src[3 * x + 0];
+        dst[3 * x + 1] += w * src[3 * x + 1];
+        dst[3 * x + 2] += w * src[3 * x + 2];
+      }
+    }
+  }
+
+  const Pixels &pixels_;
+  const Callbacks &callbacks_;
+  const int tile_;
+  const int overlap_;
+  const int multiple_;
+  const Infer &infer_;
+  std::vector<float> source_, input_, output_, wx_;
+  std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
+};
+
+}  // namespace
+
+PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
+                     int multiple, const Infer &infer, int *tiles_done) {
+  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer).run(tiles_done);
+}
+
+}  // namespace streaming
+}  // namespace fdikp

@@ -1,0 +1,47 @@
+// Streams an image through a tile-by-tile inference: reads each tile's
+// pixels (reflected past the borders, cleaned to [0, 1]), hands them to an
+// inference callback, cross-fades the results and writes the finished rows
+// once, in bands, so that memory holds one tile and one band of rows. No
+// LibTorch: the engine supplies the model as the callback, tests a plain
+// function.
+//
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#ifndef FDIKP_STREAMING_H
+#define FDIKP_STREAMING_H
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pixels.h"
+
+namespace fdikp {
+namespace streaming {
+
+// How one pass over the image (or one tile's inference) ended.
+enum class Outcome { Done, Cancelled, OutOfMemory, DeviceFault, Failed };
+
+struct PassResult {
+  Outcome outcome = Outcome::Done;
+  std::string message;
+};
+
+// Runs the model on one tile of width x height interleaved R'G'B' floats in
+// [0, 1] (both sides multiples of the pass's `multiple`), filling *output
+// with width * height * 3 floats; anything but Outcome::Done stops the pass
+// with that result.
+using Infer = std::function<PassResult(const float *input, int width, int height,
+                                       std::vector<float> *output)>;
+
+// One pass over `pixels` with square tiles of `tile` samples (a multiple of
+// `multiple`) sharing `overlap` samples (tiling::layout). Progress after
+// each tile, cancellation polled before each; *tiles_done counts the tiles
+// inferred.
+PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
+                     int multiple, const Infer &infer, int *tiles_done);
+
+}  // namespace streaming
+}  // namespace fdikp
+
+#endif  // FDIKP_STREAMING_H

@@ -1,0 +1,26 @@
+/* The interface of the GEGL operation fdikp:defocus-deblur for the hosts that
+ * run it in their own process (the GIMP plug-in, tests): its name and the
+ * object data it reads and writes on the GeglOperation. GEGL has no channel
+ * for either, so both sides use these names.
+ *
+ * Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later. */
+
+#ifndef FDIKP_DEFOCUS_DEBLUR_H
+#define FDIKP_DEFOCUS_DEBLUR_H
+
+#define FDIKP_DEBLUR_OPERATION "fdikp:defocus-deblur"
+
+/* A host that cancels from inside its process attaches a gint flag to the
+ * operation under this key; the engine polls it before each tile, and a
+ * cancelled run leaves the output equal to the input. Only a test sets it
+ * today: GIMP cancels the plug-in by ending its process
+ * (tests/plugin/gui-cancel). */
+#define FDIKP_DEBLUR_CANCEL_KEY "fdikp-deblur-cancel"
+
+/* After each run the operation carries, under this key, the failure message
+ * meant for the user (a UTF-8 string owned by the operation), or nothing
+ * when the run succeeded or was cancelled: a host that must report failures
+ * (the GIMP plug-in) reads it after processing. */
+#define FDIKP_DEBLUR_ERROR_KEY "fdikp-deblur-error"
+
+#endif /* FDIKP_DEFOCUS_DEBLUR_H */
