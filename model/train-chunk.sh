@@ -11,6 +11,7 @@
 # Run it on the platform: ./debian13 run bash model/train-chunk.sh 140
 set -euo pipefail
 minutes=${1:?usage: train-chunk.sh MINUTES [CONFIG]}
+[[ $minutes =~ ^[0-9]+$ ]] || { echo "train-chunk.sh: MINUTES must be a whole number" >&2; exit 2; }
 config=${2:-fdikp-s}
 cd "$(dirname "$0")"
 run=checkpoints/$config
@@ -28,7 +29,28 @@ recipe=(--network "$config" --steps 1000000 --phase2-steps 0 --milestones ""
 # spinning when they wait (measured 1.31 s against 1.44 s per step here).
 export OMP_WAIT_POLICY=PASSIVE
 machine=(--threads 2 --prefetch 0 --reuse 4 --compact-state yes
-         --val-every 400 --log-every 10 --ckpt-minutes 10 --max-minutes "$minutes")
-nohup python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
-  >"runs/$config-chunk.out" 2>&1 </dev/null &
+         --val-every 400 --log-every 10 --ckpt-minutes 10)
+# A crash costs at most the steps since the last checkpoint: the trainer is
+# resumed from last.pt until MINUTES are up (LibTorch 2.6 once segfaulted
+# in an OpenMP worker after 1,100 steps of a chunk). A trainer that fails
+# within 2 minutes of starting is not crashing mid-run: that ends the chunk.
+chunk() {
+  local deadline=$((SECONDS + 60 * minutes)) left started status
+  while :; do
+    left=$(( (deadline - SECONDS) / 60 ))
+    [ "$left" -ge 3 ] || break
+    started=$SECONDS
+    status=0
+    python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
+      --max-minutes "$left" || status=$?
+    [ "$status" = 0 ] && break
+    if [ $((SECONDS - started)) -lt 120 ]; then
+      echo "train-chunk.sh: the trainer failed at start (status $status); stopping"
+      break
+    fi
+    echo "train-chunk.sh: the trainer died (status $status) after $(( (SECONDS - started) / 60 )) min; resuming from the last checkpoint"
+  done
+}
+# Immune to the hang-up of the shell that started it (nohup's job).
+(trap '' HUP; chunk) >"runs/$config-chunk.out" 2>&1 </dev/null &
 echo "training $run for $minutes min in the background (pid $!); output: model/runs/$config-chunk.out"
