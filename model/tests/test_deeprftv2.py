@@ -18,6 +18,7 @@ from torch import nn
 
 from fdikp.deeprftv2 import (CONFIGS, DeepRFTv2, DeepRFTv2Config,
                              deeprftv2_config, down2, spectrum_product)
+from tests.checks import silent_parameters
 from fdikp.export import (DeblurModel, load_network, read_metadata,
                           script_for_inference)
 
@@ -167,9 +168,7 @@ class NetworkTest(unittest.TestCase):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        silent = [name for name, p in net.named_parameters()
-                  if p.grad is None or not p.grad.abs().sum() > 0]
-        self.assertEqual(silent, [])
+        self.assertEqual(silent_parameters(net), [])
 
     def test_outputs_coarse_to_fine_and_sizes(self):
         net = random_net()

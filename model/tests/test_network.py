@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tests.checks import silent_parameters
 from fdikp.fikp import DIKP, PAC, Predictor
 from fdikp.network import (CONFIGS, FDIKP, NetworkConfig, crop, down2,
                            network_config, pad_to_multiple, size_multiple)
@@ -130,9 +131,7 @@ class NetworkTest(unittest.TestCase):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        silent = [name for name, p in net.named_parameters()
-                  if p.grad is None or not p.grad.abs().sum() > 0]
-        self.assertEqual(silent, [])
+        self.assertEqual(silent_parameters(net), [])
 
     def test_size_multiple(self):
         self.assertEqual([size_multiple(s) for s in range(1, 6)],
@@ -217,9 +216,8 @@ class NetworkTest(unittest.TestCase):
             loss = loss_fn()
             loss.backward()
             if step == 0:
-                silent = [name for name, p in net.named_parameters()
-                          if p.grad is None or not p.grad.abs().sum() > 0]
-                self.assertEqual(silent, [], "parameters without gradient")
+                self.assertEqual(silent_parameters(net), [],
+                                 "parameters without gradient")
                 for grad in (p.grad for p in net.parameters()):
                     self.assertTrue(torch.isfinite(grad).all())
             optimiser.step()
