@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # One CPU training chunk of a committed run, in the background:
 #
-#   bash model/train-chunk.sh MINUTES [CONFIG]     (CONFIG: fdikp-s by default)
+#   bash model/train-chunk.sh MINUTES [RUN]     (RUN: fdikp-s-psnr by default)
 #
-# Resumes model/checkpoints/CONFIG (or starts it with the recipe below when
+# Resumes model/checkpoints/RUN (or starts it with the recipe below when
 # it has no state yet), trains for MINUTES on this machine's cores and saves
 # there: last.pt (compact: fp16 weights and EMA, bf16 Adam moments) and the
-# cumulative log.jsonl. Output goes to model/runs/CONFIG-chunk.out. Commit
-# model/checkpoints/CONFIG when it has stopped (see model/README.md).
+# cumulative log.jsonl. Output goes to model/runs/RUN-chunk.out. Commit
+# model/checkpoints/RUN when it has stopped (see model/README.md).
 # Run it on the platform: ./debian13 run bash model/train-chunk.sh 140
 set -euo pipefail
 minutes=${1:?usage: train-chunk.sh MINUTES [CONFIG]}
 [[ $minutes =~ ^[0-9]+$ ]] || { echo "train-chunk.sh: MINUTES must be a whole number" >&2; exit 2; }
-config=${2:-fdikp-s}
+config=${2:-fdikp-s-psnr}
 cd "$(dirname "$0")"
 run=checkpoints/$config
 mkdir -p "$run" runs
@@ -21,9 +21,19 @@ if pgrep -f "fdikp.train --run $run" >/dev/null; then
   exit 1
 fi
 # The recipe (used when the run starts; a resumed run keeps its own).
-recipe=(--network "$config" --steps 1000000 --phase2-steps 0 --milestones ""
+recipe=(--steps 1000000 --phase2-steps 0 --milestones ""
         --batch 8 --crop 128 --stages 3 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
         --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
+case $config in
+  # The first run: the pooled loss (MSE + 0.2 FFT-L1 over the batch).
+  fdikp-s) recipe+=(--network fdikp-s --loss mse) ;;
+  # Per-image dB gain over the input, from fdikp-s's weights at step 2023
+  # on new batches (seed 1; the pooled loss had taught it to sharpen heavy blur at the cost of
+  # nearly sharp images: model/README.md, "Where the fdikp-s curve stands").
+  fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
+                         --init-from checkpoints/fdikp-s/last.pt) ;;
+  *) recipe+=(--network "$config") ;;
+esac
 # This machine: 2 torch threads, pairs generated inline on both threads,
 # each generated pair used about 4 times; OpenMP threads sleep instead of
 # spinning when they wait (measured 1.31 s against 1.44 s per step here).

@@ -35,6 +35,10 @@ PANELS = [
         ("real DPDD", "val_real_psnr", False),
         ("real DPDD input", "val_real_input_psnr", True)]),
     ("throughput (images/s)", [("train", "images_per_s", False)]),
+    # What the model does to crops that are sharp already (identity: 100).
+    ("sharp crops through the model, PSNR (dB)", [
+        ("EMA", "val_sharp_psnr", False),
+        ("current", "current_val_sharp_psnr", False)]),
     # Runs with an EMA score the current weights too (fdikp.train.validate).
     ("validation PSNR (dB), current weights", [
         ("synthetic", "current_val_synth_psnr", False),

@@ -46,6 +46,9 @@ from .synth import DefocusSynth, SynthConfig, data_dir, dihedral_transform, vali
 SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
 FREQUENCY_WEIGHT = 0.2
 LPIPS_WEIGHT = 0.2
+# gain_loss: per-image losses below this count as this (about 50 dB).
+GAIN_LOSS_FLOOR = 1e-5
+LOSSES = ("mse", "psnr")
 BN_UPDATE_SEED = 1 << 30  # batch indices for update_bn, apart from training
 # Options that describe the machine, not the run: a resumed run takes them
 # from the command that resumes it.
@@ -99,6 +102,10 @@ class TrainConfig:
     threads: int = 0             # torch threads (0: torch's choice)
     compact_state: str = "no"    # last.pt: no (fp32) | yes (fp16 weights,
     #                              bf16 Adam moments) | weights (no moments)
+    loss: str = "mse"            # mse: multiscale_loss, pooled over the
+    #                              batch | psnr: gain_loss, per image, dB
+    init_from: str = ""          # a run's last.pt whose current weights
+    #                              start this run (used when it starts)
 
     def phase1_steps(self) -> int:
         return self.steps - self.phase2_steps
@@ -139,32 +146,76 @@ def frequency_l1(estimate: Tensor, target: Tensor) -> Tensor:
     """mean |FFT(y_hat) - FFT(y)|, complex modulus, in float32. Orthonormal
     FFT (our choice): the term does not grow with the crop size, so the
     weights 0.2 and 1 / 0.2 / 0.1 mean the same at every scale and crop."""
+    return per_image_frequency_l1(estimate, target).mean()
+
+
+def per_image_frequency_l1(estimate: Tensor, target: Tensor) -> Tensor:
+    """frequency_l1 of each image of the batch (N values)."""
     difference = torch.fft.fft2(estimate.float() - target.float(),
                                 norm="ortho")
-    return difference.abs().mean()
+    return difference.abs().mean(dim=(1, 2, 3))
+
+
+def per_image_loss(estimate: Tensor, target: Tensor,
+                   lpips: Optional[nn.Module] = None) -> Tensor:
+    """MSE + 0.2 FFT-L1 (+ 0.2 LPIPS) of each image of the batch."""
+    estimate, target = estimate.float(), target.float()
+    loss = ((estimate - target) ** 2).mean(dim=(1, 2, 3)) \
+        + FREQUENCY_WEIGHT * per_image_frequency_l1(estimate, target)
+    if lpips is not None:
+        loss = loss + LPIPS_WEIGHT * lpips(estimate, target).reshape(-1)
+    return loss
 
 
 def scale_loss(estimate: Tensor, target: Tensor,
                lpips: Optional[nn.Module] = None) -> Tensor:
-    estimate, target = estimate.float(), target.float()
-    loss = F.mse_loss(estimate, target) + FREQUENCY_WEIGHT * frequency_l1(
-        estimate, target)
-    if lpips is not None:
-        loss = loss + LPIPS_WEIGHT * lpips(estimate, target).mean()
-    return loss
+    """per_image_loss averaged over the batch (the batch's pooled loss:
+    every image has the same size)."""
+    return per_image_loss(estimate, target, lpips).mean()
 
 
 def multiscale_loss(outputs: Sequence[Tensor], sharp: Tensor,
                     lpips: Optional[nn.Module] = None) -> Tensor:
     """sum_s w_s L(y_s, down^k(sharp)); outputs coarse to fine."""
     total = sharp.new_zeros((), dtype=torch.float32)
+    for weight, estimate, target in _scales(outputs, sharp):
+        total = total + weight * scale_loss(estimate, target, lpips)
+    return total
+
+
+def _scales(outputs: Sequence[Tensor], sharp: Tensor):
+    """(w_s, y_s, down^k(sharp)), finest first."""
     target = sharp
     for k, estimate in enumerate(reversed(list(outputs))):
         if k:
             target = down2(target)
-        weight = SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)]
-        total = total + weight * scale_loss(estimate, target, lpips)
-    return total
+        yield SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)], estimate, target
+
+
+def gain_loss(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
+              sharp: Tensor, lpips: Optional[nn.Module] = None) -> Tensor:
+    """The "psnr" loss: minus the model's gain over its blurry input in
+    dB, per image, averaged over the batch and (weighted as
+    multiscale_loss) over the scales:
+        sum_s w_s mean_i 10 log10((L_i(y_s) + f) / (L_i(x_s) + f)) / sum_s w_s
+    with L the per-image loss and f = GAIN_LOSS_FLOOR. Zero for the
+    identity, negative where the model helps. Unlike the pooled loss,
+    whose batch mean is ruled by the most blurred images, an image that
+    is already nearly sharp weighs as much as any other: a change that
+    costs it 5 dB costs the loss as much as it does the mean PSNR (the
+    pooled MSE run sharpened heavy blur by +0.1-0.3 dB while costing
+    sharp crops 1-14 dB, see model/README.md)."""
+    total = sharp.new_zeros((), dtype=torch.float32)
+    weights = 0.0
+    for (weight, estimate, target), blurry in zip(
+            _scales(outputs, sharp), reversed(list(inputs))):
+        with torch.no_grad():
+            reference = per_image_loss(blurry, target, lpips)
+        mine = per_image_loss(estimate, target, lpips)
+        total = total + weight * (10.0 * torch.log10(
+            (mine + GAIN_LOSS_FLOOR) / (reference + GAIN_LOSS_FLOOR))).mean()
+        weights += weight
+    return total / weights
 
 
 class LPIPS(nn.Module):
@@ -263,6 +314,9 @@ def check_sizes(config: TrainConfig) -> None:
     if config.compact_state not in ("no", "yes", "weights"):
         raise ValueError("--compact-state must be no, yes or weights, got "
                          + config.compact_state)
+    if config.loss not in LOSSES:
+        raise ValueError("--loss must be one of %s, got %s"
+                         % (", ".join(LOSSES), config.loss))
     from .network import size_multiple
     multiple = size_multiple(config.stages)
     for name in ("crop", "crop2", "val_crop", "real_crop"):
@@ -471,11 +525,15 @@ class Trainer:
             self.synth_args["device"] = self.device
         self._validation = None
         self.log_path = os.path.join(run_dir, "log.jsonl")
+        parent = None
         if checkpoint is not None:
             self._restore(checkpoint)
         else:
+            if config.init_from:
+                parent = self._start_from(config.init_from)
             open(self.log_path, "w").close()
             self._log({"event": "start", "config": asdict(config),
+                       "init_from": parent,
                        "network": _network_dict(self.net),
                        "parameters": sum(p.numel()
                                          for p in self.net.parameters()),
@@ -524,13 +582,37 @@ class Trainer:
             f.truncate(checkpoint["log_bytes"])
         self.say("resumed %s at step %d" % (self.run_dir, self.step))
 
+    def _start_from(self, path: str) -> Dict:
+        """Start from another run's current weights (EMA too) and count
+        its training time as this run's: `hours` stay the compute that
+        went into the weights. The step count, Adam's moments and the
+        rate schedule (with its warm-up) start afresh."""
+        parent = torch.load(path, map_location="cpu", weights_only=True)
+        stored, mine = parent.get("network"), _network_dict(self.net)
+        if stored != mine:
+            raise ValueError("--init-from %s holds network %r, the run "
+                             "builds %r" % (path, stored, mine))
+        weights = _as_float(parent["model"])
+        self.net.load_state_dict(weights)
+        if self.ema is not None:
+            self.ema.load_state_dict(weights)
+        self.train_seconds = float(parent.get("train_seconds", 0.0))
+        record = {"path": path, "step": int(parent.get("step", 0)),
+                  "hours": self.train_seconds / 3600,
+                  "loss": parent.get("config", {}).get("loss", "mse")}
+        self.say("starting from %s (step %d, %.2f h)"
+                 % (path, record["step"], record["hours"]))
+        return record
+
     def summary(self) -> str:
         c = self.config
         return ("%s trained %d steps (%.1f h) on synthetic defocus from "
                 "train-photos/ and train-depth/ (fdikp.synth), crops %d/%d, "
-                "%d stages, seed %d; loss MSE + 0.2 FFT-L1%s%s"
+                "%d stages, seed %d; loss %sMSE + 0.2 FFT-L1%s%s"
                 % (c.network.upper(), self.step, self.train_seconds / 3600,
                    c.crop, c.crop2, c.stages, c.seed,
+                   "per-image dB gain over the input of "
+                   if c.loss == "psnr" else "",
                    " + 0.2 LPIPS" if self.lpips else " (LPIPS off)",
                    "; EMA %g of the weights" % c.ema_decay
                    if self.ema is not None else ""))
@@ -582,14 +664,20 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32,
                             enabled=self.amp is not None):
             outputs = self.net(blurry, c.stages)
-        loss = multiscale_loss(outputs, sharp, self.lpips)
-        with torch.no_grad():
-            # The same loss for the blurry input itself: the model helps on
-            # this batch when its loss is below this one.
-            levels = [blurry]
-            for _ in range(c.stages - 1):
-                levels.insert(0, down2(levels[0]))
-            self.input_losses.append(float(multiscale_loss(levels, sharp)))
+        levels = [blurry]  # the blurry input at each stage's scale
+        for _ in range(c.stages - 1):
+            levels.insert(0, down2(levels[0]))
+        if c.loss == "psnr":
+            # Relative to the input by construction: the input's is 0.
+            loss = gain_loss(outputs, levels, sharp, self.lpips)
+            self.input_losses.append(0.0)
+        else:
+            loss = multiscale_loss(outputs, sharp, self.lpips)
+            with torch.no_grad():
+                # The same loss for the blurry input itself: the model
+                # helps on this batch when its loss is below this one.
+                self.input_losses.append(
+                    float(multiscale_loss(levels, sharp)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -738,11 +826,16 @@ class Trainer:
         crops, with the blurry input's beside them."""
         blurry, sharp, real_blurry, real_sharp = self.validation_data()
         restored = self.restore_batches(net, blurry)
+        # The sharp crops themselves through the model: what it does to a
+        # photo that is in focus already (the identity leaves it intact).
+        resharpened = self.restore_batches(net, sharp)
         record = {"val_synth_loss": float(scale_loss(restored, sharp)),
                   "val_synth_psnr":
                       float(metrics.psnr(restored, sharp).mean()),
                   "val_synth_input_psnr":
-                      float(metrics.psnr(blurry, sharp).mean())}
+                      float(metrics.psnr(blurry, sharp).mean()),
+                  "val_sharp_psnr": float(metrics.psnr(
+                      resharpened, sharp).clamp(max=100).mean())}
         if real_blurry is not None:
             restored = self.restore_batches(net, real_blurry, batch=2)
             record.update(

@@ -12,7 +12,7 @@ import unittest
 import torch
 from PIL import Image
 
-from fdikp import evaluate, image_io, metrics
+from fdikp import evaluate, image_io, metrics, per_image
 from fdikp.synth import data_dir
 
 DPDD = os.path.join(data_dir(), "dpdd1024-dev")
@@ -91,6 +91,30 @@ class EvaluateTest(unittest.TestCase):
         scores = result["images"][0]["input"]
         self.assertAlmostEqual(scores["psnr"], 25.8637, 3)
         self.assertAlmostEqual(scores["ssim"], 0.69920, 4)
+
+
+class PerImageTest(unittest.TestCase):
+    def test_the_report_tells_a_mean_psnr_loss_from_a_pooled_mse_gain(self):
+        # Image 0 heavily blurred and halved in error by the "model";
+        # image 1 almost sharp and damaged by a small error: the pooled
+        # MSE improves while the mean PSNR drops.
+        generator = torch.Generator().manual_seed(0)
+        sharp = torch.rand(2, 3, 16, 16, generator=generator) * 0.5 + 0.25
+        error = torch.randn(2, 3, 16, 16, generator=generator)
+        blurry = sharp + torch.stack([0.2 * error[0], 0.001 * error[1]])
+        restored = sharp + torch.stack([0.1 * error[0], 0.03 * error[1]])
+        result = per_image.report(blurry, sharp, restored, sharp.clone())
+        self.assertEqual([r["input_psnr"] for r in result["rows"]],
+                         sorted(r["input_psnr"] for r in result["rows"]))
+        # about 6 dB (less where clamping to [0, 1] trims the error)
+        self.assertAlmostEqual(result["rows"][0]["gain"],
+                               20 * math.log10(2), delta=0.5)
+        self.assertLess(result["mean_gain_db"], 0)
+        self.assertGreater(result["pooled_mse_gain_db"], 0)
+        self.assertEqual(result["improved"], 1)
+        self.assertEqual(result["sharp_in_mean_psnr"], 100)
+        self.assertAlmostEqual(result["blurrier_half_gain_db"],
+                               result["rows"][0]["gain"])
 
 
 class ImageIOTest(unittest.TestCase):

@@ -82,6 +82,52 @@ class LossTest(unittest.TestCase):
                                                 crop2=40, val_crop=32,
                                                 real_crop=32))
 
+    def test_gain_loss_is_minus_the_mean_per_image_db_gain(self):
+        torch.manual_seed(1)
+        sharp = torch.rand(2, 3, 16, 16)
+        blurry = F.avg_pool2d(sharp, 3, 1, 1, count_include_pad=False)
+        levels = [F.avg_pool2d(blurry, 2), blurry]
+        # The input itself gains nothing.
+        self.assertAlmostEqual(float(train.gain_loss(levels, levels, sharp)),
+                               0.0, 6)
+        # Halving one image's error and leaving the other's: each image
+        # counts alike, so the loss is minus half of one image's gain
+        # (10 log10 of its loss ratio), whatever the images' errors.
+        better = blurry.clone()
+        better[0] = sharp[0] + 0.5 * (blurry[0] - sharp[0])
+        coarse = [F.avg_pool2d(better, 2), better]
+        per_image = [train.per_image_loss(o, t) for o, t in
+                     zip(coarse, [F.avg_pool2d(sharp, 2), sharp])]
+        reference = [train.per_image_loss(o, t) for o, t in
+                     zip(levels, [F.avg_pool2d(sharp, 2), sharp])]
+        floor = train.GAIN_LOSS_FLOOR
+        expected = sum(w * 10 * np.log10(float((p[0] + floor)
+                                               / (r[0] + floor))) / 2
+                       for w, p, r in zip((0.2, 1.0), per_image, reference))
+        self.assertAlmostEqual(float(train.gain_loss(coarse, levels, sharp)),
+                               expected / 1.2, 5)
+        self.assertLess(expected, 0)
+
+    def test_gain_loss_weighs_a_sharp_image_like_a_blurred_one(self):
+        # The same absolute damage costs a nearly sharp image many dB and
+        # a heavily blurred one a fraction: the pooled loss barely sees
+        # it, the gain loss does.
+        torch.manual_seed(2)
+        sharp = torch.rand(2, 3, 16, 16)
+        blurry = sharp.clone()
+        blurry[1] = 0.5  # heavily degraded; image 0 is sharp already
+        noise = 0.01 * torch.randn(2, 3, 16, 16)
+        damaged = blurry + noise
+        pooled_cost = (float(train.scale_loss(damaged, sharp))
+                       / float(train.scale_loss(blurry, sharp)))
+        self.assertLess(pooled_cost, 1.05)
+        self.assertGreater(float(train.gain_loss([damaged], [blurry], sharp)),
+                           10.0)
+
+    def test_unknown_loss_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "--loss must be one of"):
+            train.check_sizes(train.TrainConfig(loss="l1"))
+
     def test_dihedral_moves_blurry_and_sharp_alike(self):
         image = torch.arange(9.0).view(1, 1, 3, 3).expand(16, 1, 3, 3)
         generator = torch.Generator().manual_seed(0)
@@ -290,6 +336,41 @@ class ChunkedCpuTrainingTest(unittest.TestCase):
         self.assertEqual(again.step, 2)
         self.assertTrue(any("retired_option" in line for line in said),
                         said)
+
+    def test_a_run_starts_from_another_runs_weights(self):
+        parent = os.path.join(self.folder, "parent")
+        train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1,
+                                  ema_decay=0.9, milestones=""),
+                      parent, log=quiet).run()
+        state = torch.load(os.path.join(parent, "last.pt"))
+        child = train.Trainer(
+            tiny_config(steps=2, phase2_steps=0, loss="psnr", seed=1,
+                        ema_decay=0.9, milestones="", init_from=os.path.join(
+                            parent, "last.pt")),
+            os.path.join(self.folder, "child"), log=quiet)
+        self.assertEqual(child.step, 0)
+        self.assertEqual(child.train_seconds, state["train_seconds"])
+        for net in (child.net, child.ema):
+            for key, value in net.state_dict().items():
+                self.assertTrue(torch.equal(value, state["model"][key]), key)
+        child.run()
+        with open(os.path.join(self.folder, "child", "log.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        self.assertEqual(records[0]["init_from"]["step"], 2)
+        self.assertEqual(records[0]["config"]["loss"], "psnr")
+        steps = [r for r in records if "loss" in r]
+        self.assertTrue(steps)
+        for record in steps:
+            self.assertEqual(record["input_loss"], 0.0)
+            self.assertGreater(record["hours"] * 3600,
+                               state["train_seconds"])
+        # Another network's weights are refused.
+        state["network"] = dict(state["network"], name="other")
+        torch.save(state, os.path.join(parent, "last.pt"))
+        with self.assertRaisesRegex(ValueError, "--init-from"):
+            train.Trainer(tiny_config(init_from=os.path.join(
+                parent, "last.pt")), os.path.join(self.folder, "other"),
+                log=quiet)
 
     def test_a_run_refuses_another_networks_state(self):
         run = os.path.join(self.folder, "mixed")
