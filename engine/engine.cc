@@ -529,6 +529,58 @@ void clear_model_cache() {
   model_cache.clear();
 }
 
+namespace {
+
+// plan() with what run() needs beyond it: the loaded model.
+struct Prepared {
+  torch::Device device = torch::kCPU;
+  std::shared_ptr<const LoadedModel> model;
+  int multiple = 1;
+  int tile = 0;
+};
+
+Status prepare(const Options &options, Prepared *out, std::vector<std::string> *warnings) {
+  Status status = resolve_device(options.device, &out->device);
+  if (!status.ok()) return status;
+  status = load_model(options.model_path, out->device, &out->model);
+  if (!status.ok() && out->device.is_cuda()) {
+    if (warnings) warnings->push_back(status.message() + "; running on the CPU instead");
+    out->device = torch::kCPU;
+    status = load_model(options.model_path, out->device, &out->model);
+  }
+  if (!status.ok()) return status;
+  const ModelInfo &info = out->model->info;
+  if (options.stages > info.max_stages)
+    return Status::failure(quoted(options.model_path) + " supports at most " +
+                           std::to_string(info.max_stages) + " stages (got " +
+                           std::to_string(options.stages) + ")");
+  out->multiple = size_multiple(info.base_multiple, options.stages);
+  out->tile = options.tile_size > 0
+                  ? std::max(out->multiple, tiling::round_down(options.tile_size, out->multiple))
+                  : automatic_tile(info, out->device, options.memory_budget_bytes, out->multiple);
+  return Status::success();
+}
+
+}  // namespace
+
+Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnings) {
+  if (options.model_path.empty()) return Status::failure("no model file given");
+  default_threads();
+  try {
+    Prepared prepared;
+    const Status status = prepare(options, &prepared, warnings);
+    if (!status.ok()) return status;
+    plan->device = prepared.device.is_cuda() ? Device::Cuda : Device::Cpu;
+    plan->tile_size = prepared.tile;
+    plan->multiple = prepared.multiple;
+    return status;
+  } catch (const c10::Error &e) {
+    return Status::failure(summarize(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    return Status::failure(summarize(e.what()));
+  }
+}
+
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks, RunInfo *info) {
   RunInfo local;
   RunInfo &ri = info ? *info : local;
@@ -544,25 +596,13 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
           "OpenBLAS (Debian: libopenblas0-pthread)");
   });
   try {
-    torch::Device device = torch::kCPU;
-    status = resolve_device(options.device, &device);
+    Prepared prepared;
+    status = prepare(options, &prepared, &ri.warnings);
     if (!status.ok()) return status;
-    std::shared_ptr<const LoadedModel> model;
-    status = load_model(options.model_path, device, &model);
-    if (!status.ok() && device.is_cuda()) {
-      ri.warnings.push_back(status.message() + "; running on the CPU instead");
-      device = torch::kCPU;
-      status = load_model(options.model_path, device, &model);
-    }
-    if (!status.ok()) return status;
-    if (options.stages > model->info.max_stages)
-      return Status::failure(quoted(options.model_path) + " supports at most " +
-                             std::to_string(model->info.max_stages) + " stages (got " +
-                             std::to_string(options.stages) + ")");
-    const int multiple = size_multiple(model->info.base_multiple, options.stages);
-    int tile = options.tile_size > 0
-                   ? std::max(multiple, tiling::round_down(options.tile_size, multiple))
-                   : automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
+    torch::Device device = prepared.device;
+    std::shared_ptr<const LoadedModel> model = prepared.model;
+    const int multiple = prepared.multiple;
+    int tile = prepared.tile;
     const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
     for (;;) {
       ri.device = device.is_cuda() ? Device::Cuda : Device::Cpu;

@@ -52,6 +52,13 @@ struct RunInfo {
   std::vector<std::string> warnings;
 };
 
+// The decisions a run starts from (plan()).
+struct Plan {
+  Device device = Device::Cpu;  // where the model runs
+  int tile_size = 0;            // the tile side a run starts with
+  int multiple = 1;             // tile sides are multiples of this
+};
+
 // Errors are values: ok(), cancelled(), or a failure with a message meant
 // for the user.
 class Status {
@@ -76,6 +83,14 @@ class Status {
 // modification time) and shared.
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
            RunInfo *info = nullptr);
+
+// What run() would start from with these options: the device (CUDA
+// falling back to the CPU when the model does not load there), the tile
+// and the size multiple, loading the model into the cache. A host that
+// computes part of an image (Pixels::region) asks for the input
+// streaming::input_needed(width, height, plan.tile_size, region) and passes
+// plan.tile_size as the tile, so the two agree.
+Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnings = nullptr);
 
 // Convenience over run() for a contiguous interleaved float image with
 // `channels` (3 or 4) values per pixel; channels after the third are copied

@@ -24,13 +24,20 @@ struct Rect {
 //   read(rect, rgb):  fill rect.width * rect.height interleaved R'G'B' floats
 //                     (sRGB-encoded, nominally [0, 1]); rect lies inside the
 //                     image.
-//   write(rect, rgb): take the finished R'G'B' floats of rect.
+//   write(rect, rgb): take the finished R'G'B' floats of rect (inside the
+//                     region).
 // progress(fraction) is called after each tile; cancelled() is polled before
 // each tile (a cancelled run ends as cancelled and may have written
 // part of the image: the caller restores it).
 struct Pixels {
   int width = 0;
   int height = 0;
+  // The part of the output wanted; a width or height of 0 means the whole
+  // image. Only the tiles that reach it are inferred and only its pixels
+  // are written, each exactly as a whole-image run computes it (the tile
+  // grid is anchored to the image, not to the region); reads reach past it
+  // by up to one tile (streaming::input_needed).
+  Rect region;
   std::function<void(const Rect &, float *rgb)> read;
   std::function<void(const Rect &, const float *rgb)> write;
 };

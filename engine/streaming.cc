@@ -20,19 +20,25 @@ class TiledPass {
   TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
             const Infer &infer)
       : pixels_(pixels), callbacks_(callbacks), tile_(tile), overlap_(overlap), multiple_(multiple),
-        infer_(infer) {}
+        infer_(infer), region_(resolve_region(pixels)) {}
 
   PassResult run(int *tiles_done) {
-    const auto xs = tiling::layout(pixels_.width, tile_, overlap_, multiple_);
-    const auto ys = tiling::layout(pixels_.height, tile_, overlap_, multiple_);
+    // The grid is laid over the whole image whatever the region, and only
+    // the tiles that weigh on the region run: each pixel of the region sums
+    // the same tiles' outputs in the same order as in a whole-image pass.
+    const auto xs = reaching(tiling::layout(pixels_.width, tile_, overlap_, multiple_),
+                             region_.x, region_.x + region_.width);
+    const auto ys = reaching(tiling::layout(pixels_.height, tile_, overlap_, multiple_),
+                             region_.y, region_.y + region_.height);
     const double total = static_cast<double>(xs.size() * ys.size());
-    const int width = pixels_.width;
+    const int width = region_.width;
+    const int region_bottom = region_.y + region_.height;
     *tiles_done = 0;
-    std::vector<float> band;  // rows [band_top, ...) of the blended output
-    int band_top = 0;
+    std::vector<float> band;  // rows [band_top, ...) of the region's blended output
+    int band_top = region_.y;
     for (std::size_t ty = 0; ty < ys.size(); ++ty) {
       const tiling::Span &sy = ys[ty];
-      const int bottom = std::min(pixels_.height, sy.weighted_end());
+      const int bottom = std::min(region_bottom, sy.weighted_end());
       band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
       for (const tiling::Span &sx : xs) {
         if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
@@ -50,9 +56,10 @@ class TiledPass {
       }
       // Rows above the next band's first weighted row are final: hand them
       // over once and keep only the rows the next band still blends into.
-      const int final_end = ty + 1 < ys.size() ? std::max(0, ys[ty + 1].weighted_begin()) : bottom;
+      const int final_end =
+          ty + 1 < ys.size() ? std::max(band_top, ys[ty + 1].weighted_begin()) : bottom;
       if (final_end > band_top) {
-        pixels_.write(Rect{0, band_top, width, final_end - band_top}, band.data());
+        pixels_.write(Rect{region_.x, band_top, width, final_end - band_top}, band.data());
       }
       band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
       band_top = final_end;
@@ -89,17 +96,29 @@ class TiledPass {
     }
   }
 
+  // The spans of `spans` whose weighted range meets [begin, end).
+  static std::vector<tiling::Span> reaching(const std::vector<tiling::Span> &spans, int begin,
+                                            int end) {
+    std::vector<tiling::Span> out;
+    for (const tiling::Span &s : spans)
+      if (s.weighted_end() > begin && s.weighted_begin() < end) out.push_back(s);
+    return out;
+  }
+
   void accumulate(const tiling::Span &sx, const tiling::Span &sy, int band_top,
                   std::vector<float> *band) {
-    const int width = pixels_.width;
-    const int xa = std::max(0, sx.weighted_begin()), xb = std::min(width, sx.weighted_end());
-    const int ya = std::max(0, sy.weighted_begin()), yb = std::min(pixels_.height, sy.weighted_end());
+    const int width = region_.width;
+    const int xa = std::max(region_.x, sx.weighted_begin());
+    const int xb = std::min(region_.x + region_.width, sx.weighted_end());
+    const int ya = std::max(region_.y, sy.weighted_begin());
+    const int yb = std::min(region_.y + region_.height, sy.weighted_end());
     wx_.resize(xb - xa);
     for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
     for (int y = ya; y < yb; ++y) {
       const float wy = tiling::weight(sy, y);
       const float *src = output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
-      float *dst = band->data() + (static_cast<std::size_t>(y - band_top) * width + xa) * 3;
+      float *dst =
+          band->data() + (static_cast<std::size_t>(y - band_top) * width + (xa - region_.x)) * 3;
       for (int x = 0; x < xb - xa; ++x) {
         const float w = wy * wx_[x];
         dst[3 * x + 0] += w * src[3 * x + 0];
@@ -115,11 +134,32 @@ class TiledPass {
   const int overlap_;
   const int multiple_;
   const Infer &infer_;
+  const Rect region_;
   std::vector<float> source_, input_, output_, wx_;
   std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
 };
 
 }  // namespace
+
+Rect resolve_region(const Pixels &pixels) {
+  const Rect &r = pixels.region;
+  if (r.width <= 0 || r.height <= 0) return Rect{0, 0, pixels.width, pixels.height};
+  const int x0 = std::clamp(r.x, 0, pixels.width), y0 = std::clamp(r.y, 0, pixels.height);
+  const int x1 = std::clamp(r.x + r.width, x0, pixels.width);
+  const int y1 = std::clamp(r.y + r.height, y0, pixels.height);
+  return Rect{x0, y0, x1 - x0, y1 - y0};
+}
+
+Rect input_needed(int width, int height, int tile, const Rect &region) {
+  // A tile that weighs on the region starts at most one tile before it and
+  // ends at most one tile after it; reads reflected past the image border
+  // land within the same distance of the region (tiling::layout).
+  const int x0 = std::clamp(region.x - tile, 0, width);
+  const int y0 = std::clamp(region.y - tile, 0, height);
+  const int x1 = std::clamp(region.x + region.width + tile, x0, width);
+  const int y1 = std::clamp(region.y + region.height + tile, y0, height);
+  return Rect{x0, y0, x1 - x0, y1 - y0};
+}
 
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
                      int multiple, const Infer &infer, int *tiles_done) {

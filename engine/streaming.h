@@ -34,7 +34,17 @@ struct PassResult {
 using Infer = std::function<PassResult(const float *input, int width, int height,
                                        std::vector<float> *output)>;
 
-// One pass over `pixels` with square tiles of `tile` samples (a multiple of
+// The whole image when `region` is empty, else `region` clipped to the
+// image.
+Rect resolve_region(const Pixels &pixels);
+
+// The input a pass over `region` of a width x height image may read with
+// tiles of at most `tile` samples: the region grown by `tile` on every side,
+// clipped to the image. A bound, not the exact set, so that it holds for a
+// smaller tile too (a pass retried after running out of memory).
+Rect input_needed(int width, int height, int tile, const Rect &region);
+
+// One pass over `pixels` (its region: see Pixels) with square tiles of `tile` samples (a multiple of
 // `multiple`) sharing `overlap` samples (tiling::layout). Progress after
 // each tile, cancellation polled before each; *tiles_done counts the tiles
 // inferred.

@@ -59,6 +59,7 @@ property_enum (device, _("Device"), FdikpDeblurDevice, fdikp_deblur_device,
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/streaming.h"
 
 /* Property descriptions are translated when the class is registered, so the
  * catalog must be bound before GEGL registers the op. */
@@ -110,27 +111,46 @@ prepare (GeglOperation *operation)
   gegl_operation_set_format (operation, "output", format);
 }
 
-/* The engine tiles the image itself, laying its overlapping tiles over the
- * whole image: a tile's output depends on where the layout puts it, so an
- * output area needs all of the input (a smaller region would lay tiles
- * differently and change the pixels), and the result is cached whole. */
+static fdikp::Options
+engine_options (GeglProperties *o)
+{
+  fdikp::Options options;
+
+  options.model_path   = (o->model && *o->model) ? o->model : default_model_path ();
+  options.stages       = o->stages;
+  options.tile_size    = o->tile_size;
+  options.tile_overlap = o->tile_overlap;
+  options.device       = engine_device (o->device);
+  return options;
+}
+
+/* The engine lays its tile grid over the whole input, whatever part of the
+ * output is asked for, and runs only the tiles that reach that part: a
+ * region computed alone is bit-identical to the same region of a
+ * whole-image run, and costs in proportion to its size (GIMP's on-canvas
+ * preview, a crop after the op). It reads up to one tile beyond the region.
+ * The tile is planned here and again in process(), from the same options
+ * and the cached model, so both agree; a model that fails to load asks for
+ * the whole input (process() then reports the error). */
 static GeglRectangle
 get_required_for_output (GeglOperation       *operation,
                          const gchar         *input_pad,
                          const GeglRectangle *roi)
 {
   const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
+  fdikp::Plan          plan;
 
-  return in ? *in : *roi;
-}
+  if (! in || gegl_rectangle_is_empty (in) || gegl_rectangle_is_infinite_plane (in))
+    return *roi;
+  if (! fdikp::plan (engine_options (GEGL_PROPERTIES (operation)), &plan).ok ())
+    return *in;
 
-static GeglRectangle
-get_cached_region (GeglOperation       *operation,
-                   const GeglRectangle *roi)
-{
-  const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
+  const fdikp::Rect region = { roi->x - in->x, roi->y - in->y, roi->width, roi->height };
+  const fdikp::Rect need   = fdikp::streaming::input_needed (in->width, in->height,
+                                                             plan.tile_size, region);
+  GeglRectangle     out    = { in->x + need.x, in->y + need.y, need.width, need.height };
 
-  return in ? *in : *roi;
+  return out;
 }
 
 static gboolean
@@ -147,7 +167,8 @@ process (GeglOperation       *operation,
   const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
   const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
                                                                    FDIKP_DEBLUR_CANCEL_KEY);
-  fdikp::Options   options;
+  fdikp::Options   options = engine_options (o);
+  fdikp::Plan      plan;
   fdikp::Pixels    pixels;
   fdikp::Callbacks callbacks;
   fdikp::RunInfo   info;
@@ -163,14 +184,14 @@ process (GeglOperation       *operation,
       return TRUE;
     }
 
-  options.model_path   = (o->model && *o->model) ? o->model : default_model_path ();
-  options.stages       = o->stages;
-  options.tile_size    = o->tile_size;
-  options.tile_overlap = o->tile_overlap;
-  options.device       = engine_device (o->device);
+  /* The tile get_required_for_output() planned with: the input it asked
+   * for covers what this tile reads. */
+  if (fdikp::plan (options, &plan).ok ())
+    options.tile_size = plan.tile_size;
 
   pixels.width  = bounds->width;
   pixels.height = bounds->height;
+  pixels.region = { result->x - bounds->x, result->y - bounds->y, result->width, result->height };
   pixels.read = [&] (const fdikp::Rect &r, float *out)
     {
       const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
@@ -211,7 +232,7 @@ process (GeglOperation       *operation,
   if (! status.ok ())
     {
       /* Whatever was written is discarded: on failure the output is the input. */
-      gegl_buffer_copy (input, bounds, GEGL_ABYSS_NONE, output, bounds);
+      gegl_buffer_copy (input, result, GEGL_ABYSS_NONE, output, result);
       if (! status.cancelled ())
         {
           set_error (operation, status.message ().c_str ());
@@ -233,7 +254,6 @@ gegl_op_class_init (GeglOpClass *klass)
 
   operation_class->prepare                 = prepare;
   operation_class->get_required_for_output = get_required_for_output;
-  operation_class->get_cached_region       = get_cached_region;
   operation_class->threaded                = FALSE;
   operation_class->opencl_support          = FALSE;
   filter_class->process                    = process;

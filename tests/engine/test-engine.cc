@@ -147,6 +147,31 @@ TEST(tiles_are_padded_to_the_models_stage_multiple) {
   }
 }
 
+TEST(the_plan_is_what_a_run_starts_from) {
+  const int w = 130, h = 90;
+  const auto in = test_image(w, h, 3);
+  for (int tile : {0, 50, 64}) {
+    for (int stages : {1, 3}) {
+      auto o = options_for("needs-multiple.pt", tile, 16);
+      o.stages = stages;
+      fdikp::Plan plan;
+      CHECK(fdikp::plan(o, &plan).ok());
+      std::vector<float> out;
+      fdikp::RunInfo info;
+      CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+      CHECK_EQ(plan.tile_size, info.tile_size);
+      CHECK(plan.device == info.device);
+      CHECK_EQ(plan.multiple, fdikp::size_multiple(4, stages));
+      CHECK_EQ(plan.tile_size % plan.multiple, 0);
+    }
+  }
+  fdikp::Plan plan;
+  CHECK_CONTAINS(fdikp::plan(options_for("no-such-model.pt"), &plan).message(), "does not exist");
+  auto too_many = options_for("needs-multiple.pt");
+  too_many.stages = FDIKP_STAGES_MAX + 1;
+  CHECK(!fdikp::plan(too_many, &plan).ok());
+}
+
 TEST(progress_rises_to_one_and_cancellation_stops_between_tiles) {
   const int w = 200, h = 200;
   const auto in = test_image(w, h, 3);

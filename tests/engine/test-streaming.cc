@@ -1,7 +1,8 @@
 // The streaming of an image through tiles, with plain functions as the
 // inference (no LibTorch, no fixture models): every pixel is written once,
 // the cross-fades sum to one, tiles are padded to the multiple, inputs are
-// cleaned, and progress, cancellation and failures behave.
+// cleaned, progress, cancellation and failures behave, and a region run
+// gives exactly the region of a whole-image run.
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,7 @@ using fdikp::Callbacks;
 using fdikp::Pixels;
 using fdikp::Rect;
 using fdikp::streaming::Infer;
+using fdikp::streaming::input_needed;
 using fdikp::streaming::Outcome;
 using fdikp::streaming::PassResult;
 using fdikp::streaming::run_tiled;
@@ -26,6 +28,8 @@ struct Image {
   int width, height;
   std::vector<float> in, out;
   std::vector<int> writes;
+  Rect region;                     // what the pass is asked for
+  int read_x0 = 1 << 30, read_y0 = 1 << 30, read_x1 = -1, read_y1 = -1;  // what it read
 
   Image(int w, int h) : width(w), height(h), in(std::size_t(w) * h * 3), out(in.size(), -1.0f),
                         writes(std::size_t(w) * h, 0) {
@@ -36,7 +40,12 @@ struct Image {
     Pixels p;
     p.width = width;
     p.height = height;
+    p.region = region;
     p.read = [this](const Rect &r, float *rgb) {
+      read_x0 = std::min(read_x0, r.x);
+      read_y0 = std::min(read_y0, r.y);
+      read_x1 = std::max(read_x1, r.x + r.width);
+      read_y1 = std::max(read_y1, r.y + r.height);
       for (int y = 0; y < r.height; ++y)
         for (int x = 0; x < r.width; ++x)
           for (int c = 0; c < 3; ++c)
@@ -64,6 +73,33 @@ struct Image {
     return std::all_of(writes.begin(), writes.end(), [](int n) { return n == 1; });
   }
 };
+
+// An inference whose every output depends on the tile's content and on
+// where in the tile a pixel sits (a 3 x 3 box blur with clamped borders,
+// scaled by the tile's mean): a region run matches a whole run only if it
+// lays the same tiles and feeds them the same pixels.
+Infer position_dependent(int *calls = nullptr) {
+  return [calls](const float *input, int width, int height, std::vector<float> *output) {
+    if (calls) ++*calls;
+    double sum = 0;
+    const std::size_t n = std::size_t(width) * height * 3;
+    for (std::size_t i = 0; i < n; ++i) sum += input[i];
+    const float scale = float(0.5 + sum / n);
+    output->assign(n, 0.0f);
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x)
+        for (int c = 0; c < 3; ++c) {
+          float acc = 0;
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int yy = std::clamp(y + dy, 0, height - 1), xx = std::clamp(x + dx, 0, width - 1);
+              acc += input[(std::size_t(yy) * width + xx) * 3 + c];
+            }
+          (*output)[(std::size_t(y) * width + x) * 3 + c] = acc / 9.0f * scale;
+        }
+    return PassResult{};
+  };
+}
 
 Infer adding(float offset, int *calls = nullptr) {
   return [offset, calls](const float *input, int width, int height, std::vector<float> *output) {
@@ -179,6 +215,71 @@ TEST(a_failing_tile_stops_the_pass_with_its_result) {
     CHECK_EQ(second_calls, 2);
     CHECK_EQ(tiles, 1);
   }
+}
+
+TEST(a_region_alone_equals_that_region_of_a_whole_run_bit_for_bit) {
+  const int sizes[][2] = {{97, 61}, {130, 131}, {33, 200}};
+  for (const auto &size : sizes) {
+    for (int tile : {24, 48, 256}) {
+      Image whole(size[0], size[1]);
+      int whole_tiles = 0;
+      CHECK(run_tiled(whole.pixels(), {}, tile, 12, 4, position_dependent(), &whole_tiles).outcome ==
+            Outcome::Done);
+      const Rect regions[] = {{0, 0, 1, 1},
+                              {size[0] - 1, size[1] - 1, 1, 1},
+                              {5, 7, 13, 29},
+                              {size[0] / 3, size[1] / 2, size[0] / 2, size[1] / 3},
+                              // around the first tile boundary when there is one
+                              {std::min(tile, size[0]) - 2, std::min(tile, size[1]) - 2, 3, 3},
+                              {0, 0, size[0], size[1]}};
+      for (const Rect &r : regions) {
+        Image part(size[0], size[1]);
+        part.region = r;
+        int tiles = 0, calls = 0;
+        std::vector<double> progress;
+        Callbacks callbacks;
+        callbacks.progress = [&](double f) { progress.push_back(f); };
+        CHECK(run_tiled(part.pixels(), callbacks, tile, 12, 4, position_dependent(&calls), &tiles)
+                  .outcome == Outcome::Done);
+        CHECK_EQ(tiles, calls);
+        CHECK(tiles >= 1 && tiles <= whole_tiles);
+        CHECK(!progress.empty() && progress.back() == 1.0);
+        bool same = true, once_inside = true, untouched_outside = true;
+        for (int y = 0; y < size[1]; ++y)
+          for (int x = 0; x < size[0]; ++x) {
+            const std::size_t i = std::size_t(y) * size[0] + x;
+            const bool inside = x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+            if (inside) {
+              once_inside = once_inside && part.writes[i] == 1;
+              for (int c = 0; c < 3; ++c) same = same && part.out[i * 3 + c] == whole.out[i * 3 + c];
+            } else {
+              untouched_outside = untouched_outside && part.writes[i] == 0;
+            }
+          }
+        CHECK(same);
+        CHECK(once_inside);
+        CHECK(untouched_outside);
+        // Everything read lies within the bound a GEGL op asks its input for.
+        const Rect bound = input_needed(size[0], size[1], tile, r);
+        CHECK(part.read_x0 >= bound.x && part.read_y0 >= bound.y);
+        CHECK(part.read_x1 <= bound.x + bound.width && part.read_y1 <= bound.y + bound.height);
+      }
+    }
+  }
+}
+
+TEST(a_small_region_runs_only_the_tiles_that_reach_it) {
+  Image image(1000, 800);
+  image.region = Rect{500, 400, 10, 10};
+  int tiles = 0;
+  CHECK(run_tiled(image.pixels(), {}, 64, 16, 1, adding(0.0f), &tiles).outcome == Outcome::Done);
+  CHECK(tiles >= 1 && tiles <= 4);
+  // A region outside the image writes nothing.
+  Image outside(50, 50);
+  outside.region = Rect{60, 0, 10, 10};
+  CHECK(run_tiled(outside.pixels(), {}, 32, 8, 1, adding(0.0f), &tiles).outcome == Outcome::Done);
+  CHECK_EQ(tiles, 0);
+  CHECK(std::all_of(outside.writes.begin(), outside.writes.end(), [](int n) { return n == 0; }));
 }
 
 CHECK_MAIN()

@@ -1,6 +1,8 @@
 // The op inside a host process, as the GIMP plug-in runs it: cancelling at
-// several points leaves the output bit-identical to the input, and a
-// failure leaves its message on the operation.
+// several points leaves the output bit-identical to the input, a failure
+// leaves its message on the operation, and a region asked for alone (GIMP's
+// on-canvas preview) is computed alone and equals the same region of a
+// whole-image run.
 
 #include <gegl.h>
 #include <gegl-plugin.h>
@@ -82,7 +84,48 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
   return run;
 }
 
+// The op's output over `roi` only, as GIMP's canvas asks for it
+// (gegl_node_blit), and the progress calls (one per tile, plus the first
+// and last) it took.
+std::vector<float> blit_region(GeglBuffer *input, const std::string &model, const GeglRectangle &roi,
+                               int *progress_calls) {
+  GeglNode *graph = gegl_node_new();
+  GeglNode *source = gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
+  GeglNode *deblur = gegl_node_new_child(graph, "operation", FDIKP_DEBLUR_OPERATION, "model",
+                                         model.c_str(), "tile-size", 48, "tile-overlap", 12, NULL);
+  gegl_node_link(source, deblur);
+  Watch watch;
+  g_signal_connect(deblur, "progress", G_CALLBACK(on_progress), &watch);
+  std::vector<float> pixels(std::size_t(roi.width) * roi.height * 4);
+  gegl_node_blit(deblur, 1.0, &roi, babl_format("R'G'B'A float"), pixels.data(), GEGL_AUTO_ROWSTRIDE,
+                 GEGL_BLIT_DEFAULT);
+  *progress_calls = watch.calls;
+  g_object_unref(graph);
+  return pixels;
+}
+
 }  // namespace
+
+TEST(a_region_alone_is_computed_alone_and_equals_that_region_of_the_whole_image) {
+  GeglBuffer *input = input_buffer();
+  const Run full = run_op(input, fixture("sharpen.pt"), -1);
+  CHECK(full.error.empty());
+  const GeglRectangle regions[] = {{70, 50, 9, 7}, {0, 0, 1, 1}, {kWidth - 13, kHeight - 5, 13, 5},
+                                   {47, 31, 61, 45}, {0, 0, kWidth, kHeight}};
+  for (const GeglRectangle &roi : regions) {
+    int calls = 0;
+    const std::vector<float> part = blit_region(input, fixture("sharpen.pt"), roi, &calls);
+    bool same = true;
+    for (int y = 0; y < roi.height; ++y)
+      for (int x = 0; x < roi.width; ++x)
+        for (int c = 0; c < 4; ++c)
+          same = same && part[(std::size_t(y) * roi.width + x) * 4 + c] ==
+                             full.output[(std::size_t(roi.y + y) * kWidth + roi.x + x) * 4 + c];
+    CHECK(same);
+    if (roi.width * 4 < kWidth && roi.height * 4 < kHeight) CHECK(calls < full.progress_calls / 2);
+  }
+  g_object_unref(input);
+}
 
 TEST(cancelling_at_several_points_leaves_the_pixels_as_they_were) {
   GeglBuffer *input = input_buffer();

@@ -102,6 +102,19 @@ class OpThroughGeglCli(unittest.TestCase):
         # The sharpened result really differs from the photo.
         self.assertGreater(np.abs(a - src).mean(), 2 / 255)
 
+    def test_a_crop_after_the_op_equals_that_part_of_the_whole_result(self):
+        # The op computes only the region asked for (here by gegl:crop),
+        # on the whole image's tile grid: the same pixels, bit for bit.
+        model = f"model={fixture('sharpen.pt')}"
+        whole, cropped = self.out("whole-for-crop.png"), self.out("cropped.png")
+        self.deblur(self.photo, whole, model, "tile-size=64", "tile-overlap=16")
+        x, y, w, h = 101, 37, 90, 71
+        gegl(self.photo, "-o", cropped, "--", OP, model, "tile-size=64", "tile-overlap=16",
+             "gegl:crop", f"x={x}", f"y={y}", f"width={w}", f"height={h}")
+        part = load(cropped)
+        self.assertEqual(part.shape[:2], (h, w))
+        self.assertTrue(np.array_equal(part, load(whole)[y:y + h, x:x + w]))
+
     def test_alpha_passes_through_unchanged(self):
         rgba = self.out("with-alpha.png")
         with Image.open(self.photo) as im:
