@@ -106,7 +106,17 @@ struct LoadedModel {
   // The graph was rewritten for channels-last inputs (cpu_graph.h).
   bool channels_last = false;
   std::string graph;  // how the graph was optimised for the device, for RunInfo
+  // Different for every load: the tile memo's key (a replaced file loads
+  // as a new model, whose tiles never match the old one's).
+  std::uint64_t id = 0;
 };
+
+std::atomic<std::uint64_t> models_loaded{0};
+
+// Tiles along the edges of the regions a host asks for one after another
+// (streaming::TileMemo): about 50 tiles of 320 px. A whole-image run
+// stores none.
+streaming::TileMemo tile_memo(std::size_t(128) << 20);
 
 // Layout of an N x 3 x H x W input for the model: channels-last for a
 // rewritten graph (free when the data is interleaved RGB already).
@@ -274,6 +284,7 @@ Status load_uncached(const std::string &path, torch::Device device,
                      std::shared_ptr<const LoadedModel> *out) {
   auto model = std::make_shared<LoadedModel>();
   model->device = device;
+  model->id = ++models_loaded;
   torch::jit::ExtraFilesMap extra{{kMetadataEntry, ""}};
   Status loaded = load_module(path, device, model.get(), &extra);
   if (!loaded.ok()) return loaded;
@@ -525,6 +536,7 @@ Status inspect_model(const std::string &path, Device device, ModelInfo *info) {
 }
 
 void clear_model_cache() {
+  tile_memo.clear();
   std::lock_guard<std::mutex> lock(cache_mutex);
   model_cache.clear();
 }
@@ -615,8 +627,12 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
                                          std::vector<float> *output) {
         return infer_tile(loaded, options.stages, options.model_path, input, width, height, output);
       };
+      // The memo's key: the model and the stage count (tile inputs fix the
+      // rest).
+      const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(options.stages)};
       const PassResult result = streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap,
-                                                     multiple, infer, &ri.tiles);
+                                                     multiple, infer, &ri.tiles, reuse,
+                                                     &ri.tiles_reused);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();

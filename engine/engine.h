@@ -48,6 +48,9 @@ struct RunInfo {
   int tile_size = 0;            // the tile side finally used
   int tile_overlap = 0;
   int tiles = 0;                // tiles processed
+  // Of those, tiles found ready: computed by an earlier run for a region
+  // next to this one (streaming::TileMemo), bit-identical.
+  int tiles_reused = 0;
   std::string graph;            // how the model's graph was optimised for the device
   std::vector<std::string> warnings;
 };
@@ -102,7 +105,7 @@ Status run_interleaved(const Options &options, const float *in, float *out, int 
 // gets the facts about it (model_info.h) without running an image through it.
 Status inspect_model(const std::string &path, Device device, ModelInfo *info);
 
-// Drops every cached model (tests, or after the user replaced a file in place
+// Drops every cached model and kept tile (tests, or after the user replaced a file in place
 // within the same second).
 void clear_model_cache();
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "tiling.h"
 
@@ -18,9 +19,9 @@ namespace {
 class TiledPass {
  public:
   TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
-            const Infer &infer)
+            const Infer &infer, const Reuse &reuse, int *tiles_reused)
       : pixels_(pixels), callbacks_(callbacks), tile_(tile), overlap_(overlap), multiple_(multiple),
-        infer_(infer), region_(resolve_region(pixels)) {}
+        infer_(infer), region_(resolve_region(pixels)), reuse_(reuse), tiles_reused_(tiles_reused) {}
 
   PassResult run(int *tiles_done) {
     // The grid is laid over the whole image whatever the region, and only
@@ -44,12 +45,24 @@ class TiledPass {
         if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
         read_tile(sx, sy);
         output_.clear();
-        PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
-        if (tile.outcome != Outcome::Done) return tile;
-        if (output_.size() != input_.size())
-          return {Outcome::Failed, "internal error: a tile's inference returned " +
-                                       std::to_string(output_.size()) + " values for " +
-                                       std::to_string(input_.size())};
+        // A tile that weighs on pixels outside the region will be wanted
+        // again by the region next to it.
+        const bool beyond = sx.weighted_begin() < region_.x ||
+                            sx.weighted_end() > region_.x + region_.width ||
+                            sy.weighted_begin() < region_.y ||
+                            sy.weighted_end() > region_.y + region_.height;
+        const bool memo = beyond && reuse_.memo;
+        if (memo && reuse_.memo->find(reuse_.model, sx.size, sy.size, input_.data(), &output_)) {
+          if (tiles_reused_) ++*tiles_reused_;
+        } else {
+          PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
+          if (tile.outcome != Outcome::Done) return tile;
+          if (output_.size() != input_.size())
+            return {Outcome::Failed, "internal error: a tile's inference returned " +
+                                         std::to_string(output_.size()) + " values for " +
+                                         std::to_string(input_.size())};
+          if (memo) reuse_.memo->store(reuse_.model, sx.size, sy.size, input_.data(), output_);
+        }
         accumulate(sx, sy, band_top, &band);
         ++*tiles_done;
         if (callbacks_.progress) callbacks_.progress(*tiles_done / total);
@@ -135,6 +148,8 @@ class TiledPass {
   const int multiple_;
   const Infer &infer_;
   const Rect region_;
+  const Reuse reuse_;
+  int *const tiles_reused_;
   std::vector<float> source_, input_, output_, wx_;
   std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
 };
@@ -162,8 +177,75 @@ Rect input_needed(int width, int height, int tile, const Rect &region) {
 }
 
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
-                     int multiple, const Infer &infer, int *tiles_done) {
-  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer).run(tiles_done);
+                     int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse,
+                     int *tiles_reused) {
+  if (tiles_reused) *tiles_reused = 0;
+  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer, reuse, tiles_reused)
+      .run(tiles_done);
+}
+
+namespace {
+
+// FNV-1a over the bytes of the samples: a quick first test before the
+// exact comparison.
+std::uint64_t hash_samples(const float *data, std::size_t count) {
+  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(data);
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::size_t i = 0; i < count * sizeof(float); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+bool TileMemo::find(std::uint64_t model, int width, int height, const float *input,
+                    std::vector<float> *output) {
+  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
+  const std::uint64_t hash = hash_samples(input, count);
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->model != model || it->hash != hash || it->width != width || it->height != height ||
+        std::memcmp(it->input.data(), input, count * sizeof(float)) != 0)
+      continue;
+    *output = it->output;
+    entries_.splice(entries_.begin(), entries_, it);
+    return true;
+  }
+  return false;
+}
+
+void TileMemo::store(std::uint64_t model, int width, int height, const float *input,
+                     const std::vector<float> &output) {
+  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
+  const std::size_t size = 2 * count * sizeof(float);
+  if (size > max_bytes_) return;
+  Entry entry;
+  entry.model = model;
+  entry.hash = hash_samples(input, count);
+  entry.width = width;
+  entry.height = height;
+  entry.input.assign(input, input + count);
+  entry.output = output;
+  std::lock_guard<std::mutex> lock(mutex_);
+  entries_.push_front(std::move(entry));
+  bytes_ += size;
+  while (bytes_ > max_bytes_) {
+    bytes_ -= 2 * entries_.back().input.size() * sizeof(float);
+    entries_.pop_back();
+  }
+}
+
+void TileMemo::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  entries_.clear();
+  bytes_ = 0;
+}
+
+std::size_t TileMemo::bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return bytes_;
 }
 
 }  // namespace streaming

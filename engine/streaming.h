@@ -10,7 +10,11 @@
 #ifndef FDIKP_STREAMING_H
 #define FDIKP_STREAMING_H
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <list>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +38,41 @@ struct PassResult {
 using Infer = std::function<PassResult(const float *input, int width, int height,
                                        std::vector<float> *output)>;
 
+// Tiles kept for the next region: a host that asks for an image in pieces
+// (GIMP's canvas asks chunk by chunk) would otherwise infer every tile along
+// the pieces' edges once for each piece it reaches. run_tiled stores only
+// tiles that reach past the region they were computed for (a whole-image
+// run stores nothing) and finds them by the model's key and the tile's
+// exact input, so a reused tile is the same output bit for bit. The least
+// recently used go first beyond `max_bytes`. Thread-safe.
+class TileMemo {
+ public:
+  explicit TileMemo(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  bool find(std::uint64_t model, int width, int height, const float *input,
+            std::vector<float> *output);
+  void store(std::uint64_t model, int width, int height, const float *input,
+             const std::vector<float> &output);
+  void clear();
+  std::size_t bytes() const;
+
+ private:
+  struct Entry {
+    std::uint64_t model = 0, hash = 0;
+    int width = 0, height = 0;
+    std::vector<float> input, output;
+  };
+  const std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  std::list<Entry> entries_;  // most recently used first
+  std::size_t bytes_ = 0;
+};
+
+// A memo and the key of the model (and its settings) whose tiles it holds.
+struct Reuse {
+  TileMemo *memo = nullptr;
+  std::uint64_t model = 0;
+};
+
 // The whole image when `region` is empty, else `region` clipped to the
 // image.
 Rect resolve_region(const Pixels &pixels);
@@ -44,12 +83,14 @@ Rect resolve_region(const Pixels &pixels);
 // smaller tile too (a pass retried after running out of memory).
 Rect input_needed(int width, int height, int tile, const Rect &region);
 
-// One pass over `pixels` (its region: see Pixels) with square tiles of `tile` samples (a multiple of
-// `multiple`) sharing `overlap` samples (tiling::layout). Progress after
-// each tile, cancellation polled before each; *tiles_done counts the tiles
-// inferred.
+// One pass over `pixels` (its region: see Pixels) with square tiles of
+// `tile` samples (a multiple of `multiple`) sharing `overlap` samples
+// (tiling::layout). Progress after each tile, cancellation polled before
+// each; *tiles_done counts the tiles done (inferred, or found in
+// reuse.memo: *tiles_reused counts those when given).
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
-                     int multiple, const Infer &infer, int *tiles_done);
+                     int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse = {},
+                     int *tiles_reused = nullptr);
 
 }  // namespace streaming
 }  // namespace fdikp

@@ -172,6 +172,37 @@ TEST(the_plan_is_what_a_run_starts_from) {
   CHECK(!fdikp::plan(too_many, &plan).ok());
 }
 
+TEST(regions_asked_for_one_after_another_reuse_the_tiles_on_their_edges) {
+  const int w = 150, h = 100;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> whole;
+  const auto o = options_for("sharpen.pt", 48, 12);
+  CHECK(run_image(o, in, &whole, w, h, 3).ok());
+  std::vector<float> out(in.size(), -1.0f);
+  fdikp::Pixels pixels;
+  pixels.width = w;
+  pixels.height = h;
+  pixels.read = [&](const fdikp::Rect &r, float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width * 3; ++x)
+        *rgb++ = in[(std::size_t(r.y + y) * w + r.x) * 3 + x];
+  };
+  pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width * 3; ++x)
+        out[(std::size_t(r.y + y) * w + r.x) * 3 + x] = *rgb++;
+  };
+  int reused = 0;
+  for (const fdikp::Rect region : {fdikp::Rect{0, 0, 75, 100}, fdikp::Rect{75, 0, 75, 100}}) {
+    pixels.region = region;
+    fdikp::RunInfo info;
+    CHECK(fdikp::run(o, pixels, {}, &info).ok());
+    reused += info.tiles_reused;
+  }
+  CHECK(reused > 0);
+  CHECK(out == whole);
+}
+
 TEST(progress_rises_to_one_and_cancellation_stops_between_tiles) {
   const int w = 200, h = 200;
   const auto in = test_image(w, h, 3);

@@ -19,6 +19,8 @@ using fdikp::streaming::Infer;
 using fdikp::streaming::input_needed;
 using fdikp::streaming::Outcome;
 using fdikp::streaming::PassResult;
+using fdikp::streaming::Reuse;
+using fdikp::streaming::TileMemo;
 using fdikp::streaming::run_tiled;
 
 namespace {
@@ -266,6 +268,54 @@ TEST(a_region_alone_equals_that_region_of_a_whole_run_bit_for_bit) {
       }
     }
   }
+}
+
+TEST(an_image_asked_for_in_pieces_infers_each_tile_once_with_a_memo) {
+  const int w = 211, h = 157, tile = 48;
+  Image whole(w, h);
+  int whole_tiles = 0, whole_calls = 0;
+  TileMemo memo(std::size_t(64) << 20);
+  const Reuse reuse{&memo, 7};
+  CHECK(run_tiled(whole.pixels(), {}, tile, 12, 4, position_dependent(&whole_calls), &whole_tiles,
+                  reuse)
+            .outcome == Outcome::Done);
+  CHECK_EQ(memo.bytes(), std::size_t(0));  // a whole-image run keeps nothing
+  for (std::size_t budget : {std::size_t(64) << 20, std::size_t(100000)}) {
+    TileMemo pieces_memo(budget);
+    Image pieces(w, h);
+    int calls = 0, reused_total = 0, done_total = 0;
+    // Chunks of 50 x 40 in rows, as a GEGL processor would ask for them.
+    for (int y = 0; y < h; y += 40)
+      for (int x = 0; x < w; x += 50) {
+        pieces.region = Rect{x, y, std::min(50, w - x), std::min(40, h - y)};
+        int done = 0, reused = 0;
+        CHECK(run_tiled(pieces.pixels(), {}, tile, 12, 4, position_dependent(&calls), &done,
+                        Reuse{&pieces_memo, 7}, &reused)
+                  .outcome == Outcome::Done);
+        reused_total += reused;
+        done_total += done;
+      }
+    CHECK(pieces.out == whole.out);  // bit for bit, reused tiles included
+    CHECK(pieces.each_written_once());
+    CHECK_EQ(calls + reused_total, done_total);
+    if (budget > 1000000) {
+      CHECK_EQ(calls, whole_calls);  // every tile inferred exactly once
+    } else {
+      CHECK(calls > whole_calls);  // a memo too small for one tile keeps nothing
+      CHECK_EQ(reused_total, 0);
+    }
+  }
+  // The tiles kept for one model's key are found by that key only.
+  Image other(w, h);
+  int reused = -1, done = 0;
+  other.region = Rect{0, 0, 50, 40};
+  run_tiled(other.pixels(), {}, tile, 12, 4, position_dependent(), &done, reuse, &reused);
+  CHECK(memo.bytes() > 0);
+  other.region = Rect{50, 0, 50, 40};
+  run_tiled(other.pixels(), {}, tile, 12, 4, position_dependent(), &done, Reuse{&memo, 8}, &reused);
+  CHECK_EQ(reused, 0);
+  run_tiled(other.pixels(), {}, tile, 12, 4, position_dependent(), &done, reuse, &reused);
+  CHECK(reused > 0);
 }
 
 TEST(a_small_region_runs_only_the_tiles_that_reach_it) {
