@@ -18,7 +18,6 @@
 #include <glib/gi18n-lib.h>
 
 #include "gegl-op/defocus-deblur.h"
-#include "engine/option_limits.h"
 
 #define PLUG_IN_PROC   "plug-in-fdikp-deblur"
 #define PLUG_IN_BINARY "fdikp-deblur"
@@ -102,9 +101,73 @@ deblur_set_i18n (GimpPlugIn   *plug_in,
   return FALSE;
 }
 
-/* The arguments are the operation's properties, with its names, labels,
- * descriptions, ranges and defaults (the same msgids, so one translation
- * serves both); tests/plugin checks that the two declarations agree. */
+/* The procedure's arguments are the operation's properties, read from the
+ * operation itself: the same names, labels, descriptions (the op's
+ * translations), ranges and defaults, so a property added to or changed in
+ * the op reaches the PDB and the dialog with no second declaration. An
+ * enum property becomes a choice whose ids are the enum's values and whose
+ * nicks are its nicks. Returns FALSE, with a warning, when the op is
+ * missing or has a property of a type this does not map. */
+static gboolean
+add_operation_arguments (GimpProcedure *procedure)
+{
+  GParamSpec **props;
+  guint        n_props = 0;
+  gboolean     ok = TRUE;
+
+  gegl_init (NULL, NULL);
+  if (! gegl_has_operation (OPERATION))
+    {
+      g_warning ("%s: the GEGL operation %s is not installed", PLUG_IN_PROC, OPERATION);
+      return FALSE;
+    }
+  props = gegl_operation_list_properties (OPERATION, &n_props);
+  for (guint i = 0; i < n_props; i++)
+    {
+      GParamSpec  *spec  = props[i];
+      const gchar *name  = g_param_spec_get_name (spec);
+      const gchar *label = g_param_spec_get_nick (spec);
+      const gchar *blurb = g_param_spec_get_blurb (spec);
+
+      if (G_IS_PARAM_SPEC_STRING (spec))
+        {
+          gimp_procedure_add_string_argument (procedure, name, label, blurb,
+                                              G_PARAM_SPEC_STRING (spec)->default_value,
+                                              G_PARAM_READWRITE);
+        }
+      else if (G_IS_PARAM_SPEC_INT (spec))
+        {
+          GParamSpecInt *range = G_PARAM_SPEC_INT (spec);
+
+          gimp_procedure_add_int_argument (procedure, name, label, blurb,
+                                           range->minimum, range->maximum,
+                                           range->default_value, G_PARAM_READWRITE);
+        }
+      else if (G_IS_PARAM_SPEC_ENUM (spec))
+        {
+          GParamSpecEnum *values = G_PARAM_SPEC_ENUM (spec);
+          GimpChoice     *choice = gimp_choice_new ();
+          GEnumValue     *fallback;
+
+          for (guint v = 0; v < values->enum_class->n_values; v++)
+            gimp_choice_add (choice, values->enum_class->values[v].value_nick,
+                             values->enum_class->values[v].value,
+                             values->enum_class->values[v].value_name, NULL);
+          fallback = g_enum_get_value (values->enum_class, values->default_value);
+          gimp_procedure_add_choice_argument (procedure, name, label, blurb, choice,
+                                              fallback->value_nick, G_PARAM_READWRITE);
+        }
+      else
+        {
+          g_warning ("%s: %s's property %s has a type the plug-in does not map (%s)",
+                     PLUG_IN_PROC, OPERATION, name, G_PARAM_SPEC_TYPE_NAME (spec));
+          ok = FALSE;
+        }
+    }
+  g_free (props);
+  return ok;
+}
+
 static GimpProcedure *
 deblur_create_procedure (GimpPlugIn  *plug_in,
                          const gchar *name)
@@ -141,53 +204,43 @@ deblur_create_procedure (GimpPlugIn  *plug_in,
                                   "The fdikp-deblur authors",
                                   "2026");
 
-  gimp_procedure_add_string_argument (procedure, "model",
-                                      _("Model"),
-                                      _("TorchScript model file; empty uses the installed default model"),
-                                      "",
-                                      G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (procedure, "stages",
-                                   _("Stages"),
-                                   _("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"),
-                                   FDIKP_STAGES_MIN, FDIKP_STAGES_MAX,
-                                   FDIKP_STAGES_DEFAULT,
-                                   G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (procedure, "tile-size",
-                                   _("Tile size"),
-                                   _("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"),
-                                   FDIKP_TILE_SIZE_MIN, FDIKP_TILE_SIZE_MAX,
-                                   FDIKP_TILE_SIZE_DEFAULT,
-                                   G_PARAM_READWRITE);
-  gimp_procedure_add_int_argument (procedure, "tile-overlap",
-                                   _("Tile overlap"),
-                                   _("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"),
-                                   FDIKP_TILE_OVERLAP_MIN, FDIKP_TILE_OVERLAP_MAX,
-                                   FDIKP_TILE_OVERLAP_DEFAULT,
-                                   G_PARAM_READWRITE);
-  /* The ids are the operation's enum values, the nicks its enum nicks. */
-  gimp_procedure_add_choice_argument (procedure, "device",
-                                      _("Device"),
-                                      _("Where the network runs: a CUDA GPU when available, otherwise the CPU"),
-                                      gimp_choice_new_with_values (
-                                        "auto", 0, _("Automatic (GPU if available)"), NULL,
-                                        "cpu",  1, _("CPU"),                          NULL,
-                                        "cuda", 2, _("CUDA GPU"),                     NULL,
-                                        NULL),
-                                      "auto",
-                                      G_PARAM_READWRITE);
+  /* Without the op there is nothing to run: no procedure, rather than one
+   * whose arguments would be wrong. */
+  if (! add_operation_arguments (procedure))
+    {
+      g_object_unref (procedure);
+      return NULL;
+    }
 
   return procedure;
 }
 
 
-typedef struct
+/* Sets each of the operation's properties on `node` from the procedure's
+ * argument of the same name (a choice by its id, the enum's value). */
+static void
+set_operation_properties (GeglNode            *node,
+                          GimpProcedureConfig *config)
 {
-  gchar *model;
-  gint   stages;
-  gint   tile_size;
-  gint   tile_overlap;
-  gint   device;
-} DeblurSettings;
+  GParamSpec **props;
+  guint        n_props = 0;
+
+  props = gegl_operation_list_properties (OPERATION, &n_props);
+  for (guint i = 0; i < n_props; i++)
+    {
+      const gchar *name  = g_param_spec_get_name (props[i]);
+      GValue       value = G_VALUE_INIT;
+
+      g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (props[i]));
+      if (G_IS_PARAM_SPEC_ENUM (props[i]))
+        g_value_set_enum (&value, gimp_procedure_config_get_choice_id (config, name));
+      else
+        g_object_get_property (G_OBJECT (config), name, &value);
+      gegl_node_set_property (node, name, &value);
+      g_value_unset (&value);
+    }
+  g_free (props);
+}
 
 /* Where one drawable's run lies on the progress bar. */
 typedef struct
@@ -215,7 +268,7 @@ progress_cb (GeglNode     *node,
  * here. */
 static gboolean
 deblur_into_shadow (GimpDrawable         *drawable,
-                    const DeblurSettings *settings,
+                    GimpProcedureConfig  *config,
                     ProgressSpan         *span,
                     GError              **error)
 {
@@ -243,14 +296,8 @@ deblur_into_shadow (GimpDrawable         *drawable,
                                 "width",     (gdouble) width,
                                 "height",    (gdouble) height,
                                 NULL);
-  deblur = gegl_node_new_child (graph,
-                                "operation",    OPERATION,
-                                "model",        settings->model ? settings->model : "",
-                                "stages",       settings->stages,
-                                "tile-size",    settings->tile_size,
-                                "tile-overlap", settings->tile_overlap,
-                                "device",       settings->device,
-                                NULL);
+  deblur = gegl_node_new_child (graph, "operation", OPERATION, NULL);
+  set_operation_properties (deblur, config);
   gegl_node_link_many (input, crop, deblur, NULL);
 
   g_signal_connect (deblur, "progress", G_CALLBACK (progress_cb), span);
@@ -289,7 +336,6 @@ deblur_run (GimpProcedure        *procedure,
             GimpProcedureConfig  *config,
             gpointer              run_data)
 {
-  DeblurSettings  settings = { 0 };
   GError         *error    = NULL;
   GList          *work     = NULL;
   GList          *list;
@@ -352,14 +398,6 @@ deblur_run (GimpProcedure        *procedure,
       return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
     }
 
-  g_object_get (config,
-                "model",        &settings.model,
-                "stages",       &settings.stages,
-                "tile-size",    &settings.tile_size,
-                "tile-overlap", &settings.tile_overlap,
-                NULL);
-  settings.device = gimp_procedure_config_get_choice_id (config, "device");
-
   gimp_progress_init (_("Defocus Deblur"));
 
   /* Every drawable is deblurred into its shadow first; only when all have
@@ -371,7 +409,7 @@ deblur_run (GimpProcedure        *procedure,
     {
       ProgressSpan span = { (gdouble) i / n_work, 1.0 / n_work };
 
-      if (! deblur_into_shadow (list->data, &settings, &span, &error))
+      if (! deblur_into_shadow (list->data, config, &span, &error))
         break;
     }
 
@@ -395,7 +433,6 @@ deblur_run (GimpProcedure        *procedure,
 
   gimp_progress_end ();
   g_list_free (work);
-  g_free (settings.model);
 
   if (error)
     return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);

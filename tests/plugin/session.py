@@ -166,17 +166,20 @@ for spec in pdb.lookup_procedure(PROC).get_arguments():
     for bound in ("minimum", "maximum"):
         if hasattr(spec, bound):
             entry[bound] = getattr(spec, bound)
+    if spec.__gtype__.name == "GimpParamChoice":
+        choice = Gimp.param_spec_choice_get_choice(spec)
+        entry["choices"] = {nick: choice.get_id(nick) for nick in choice.list_nicks()}
     signature[spec.name] = entry
 results["signature"] = signature
 op_props = {}
-for name in ("model", "stages", "tile-size", "tile-overlap", "device"):
-    spec = Gegl.Operation.find_property(OP, name)
-    if spec is None:
-        continue
+for spec in Gegl.Operation.list_properties(OP):
+    name = spec.name
     entry = {"type": spec.value_type.name, "nick": spec.get_nick(), "blurb": spec.get_blurb()}
     default = spec.get_default_value()
     if spec.value_type.is_a(gi.repository.GObject.TYPE_ENUM):
         entry["default"] = default.value_nick
+        # nick -> value of every enum value, to compare with the choice's ids
+        entry["choices"] = {v.value_nick: int(v) for v in type(default).__enum_values__.values()}
     else:
         entry["default"] = default
     for bound in ("minimum", "maximum"):

@@ -133,7 +133,7 @@ class Procedure(unittest.TestCase):
             with self.subTest(name):
                 self.assertIn(name, signature)
                 argument = signature[name]
-                for key in ("nick", "blurb", "default", "minimum", "maximum"):
+                for key in ("nick", "blurb", "default", "minimum", "maximum", "choices"):
                     self.assertEqual(argument.get(key), prop.get(key), key)
 
 
