@@ -463,7 +463,7 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
 Status check_options(const Options &options, const Pixels &pixels) {
   if (options.model_path.empty()) return Status::failure("no model file given");
   if (options.stages < FDIKP_STAGES_MIN || options.stages > FDIKP_STAGES_MAX)
-    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) + " to " +
+    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) + " (the model's own) to " +
                            std::to_string(FDIKP_STAGES_MAX) + " (got " +
                            std::to_string(options.stages) + ")");
   if (options.tile_size < FDIKP_TILE_SIZE_MIN || options.tile_size > FDIKP_TILE_SIZE_MAX)
@@ -547,6 +547,7 @@ namespace {
 struct Prepared {
   torch::Device device = torch::kCPU;
   std::shared_ptr<const LoadedModel> model;
+  int stages = 0;
   int multiple = 1;
   int tile = 0;
 };
@@ -566,7 +567,8 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
     return Status::failure(quoted(options.model_path) + " supports at most " +
                            std::to_string(info.max_stages) + " stages (got " +
                            std::to_string(options.stages) + ")");
-  out->multiple = size_multiple(info.base_multiple, options.stages);
+  out->stages = options.stages == FDIKP_STAGES_AUTOMATIC ? info.default_stages : options.stages;
+  out->multiple = size_multiple(info.base_multiple, out->stages);
   out->tile = options.tile_size > 0
                   ? std::max(out->multiple, tiling::round_down(options.tile_size, out->multiple))
                   : automatic_tile(info, out->device, options.memory_budget_bytes, out->multiple);
@@ -583,6 +585,7 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
     const Status status = prepare(options, &prepared, warnings);
     if (!status.ok()) return status;
     plan->device = prepared.device.is_cuda() ? Device::Cuda : Device::Cpu;
+    plan->stages = prepared.stages;
     plan->tile_size = prepared.tile;
     plan->multiple = prepared.multiple;
     return status;
@@ -614,6 +617,8 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
     torch::Device device = prepared.device;
     std::shared_ptr<const LoadedModel> model = prepared.model;
     const int multiple = prepared.multiple;
+    const int stages = prepared.stages;
+    ri.stages = stages;
     int tile = prepared.tile;
     const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
     for (;;) {
@@ -625,11 +630,11 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       const LoadedModel &loaded = *model;
       const streaming::Infer infer = [&](const float *input, int width, int height,
                                          std::vector<float> *output) {
-        return infer_tile(loaded, options.stages, options.model_path, input, width, height, output);
+        return infer_tile(loaded, stages, options.model_path, input, width, height, output);
       };
       // The memo's key: the model and the stage count (tile inputs fix the
       // rest).
-      const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(options.stages)};
+      const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(stages)};
       const PassResult result = streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap,
                                                      multiple, infer, &ri.tiles, reuse,
                                                      &ri.tiles_reused);

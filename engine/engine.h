@@ -27,7 +27,8 @@ const char *device_name(Device device);
 
 struct Options {
   std::string model_path;    // TorchScript file; must be set
-  // Scale-recurrent stages, FDIKP_STAGES_MIN..FDIKP_STAGES_MAX (option_limits.h).
+  // Scale-recurrent stages, 1..FDIKP_STAGES_MAX, or FDIKP_STAGES_AUTOMATIC
+  // (0, the default): the model's own default_stages (option_limits.h).
   int stages = FDIKP_STAGES_DEFAULT;
   // Pixels per tile side, up to FDIKP_TILE_SIZE_MAX; 0 = automatic: on the
   // CPU the model's recommended (cache-friendly) tile capped by the memory
@@ -45,6 +46,7 @@ struct Options {
 // What the engine decided and measured for one run.
 struct RunInfo {
   Device device = Device::Cpu;  // the device that produced the output
+  int stages = 0;               // the stages run (the model's own when asked for 0)
   int tile_size = 0;            // the tile side finally used
   int tile_overlap = 0;
   int tiles = 0;                // tiles processed
@@ -58,6 +60,7 @@ struct RunInfo {
 // The decisions a run starts from (plan()).
 struct Plan {
   Device device = Device::Cpu;  // where the model runs
+  int stages = 0;               // the stages it runs (the model's own for 0)
   int tile_size = 0;            // the tile side a run starts with
   int multiple = 1;             // tile sides are multiples of this
 };

@@ -259,8 +259,8 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
       get_string(values, "architecture", &info->architecture, &why) &&
       get_string(values, "version", &info->version, &why) &&
       get_string(values, "training", &info->training, &why) &&
-      get_int(values, "max_stages", FDIKP_STAGES_MIN, FDIKP_STAGES_MAX, &max_stages, &why) &&
-      get_int(values, "default_stages", FDIKP_STAGES_MIN, max_stages, &default_stages, &why) &&
+      get_int(values, "max_stages", FDIKP_NETWORK_STAGES_MIN, FDIKP_STAGES_MAX, &max_stages, &why) &&
+      get_int(values, "default_stages", FDIKP_NETWORK_STAGES_MIN, max_stages, &default_stages, &why) &&
       get_int(values, "base_multiple", 1, 1024, &base_multiple, &why) &&
       get_int(values, "recommended_tile_size", 16, 16384, &tile, &why) &&
       get_int(values, "parameters", 0, std::numeric_limits<int>::max(), &parameters, &why);

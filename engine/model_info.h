@@ -17,7 +17,7 @@ struct ModelInfo {
   std::string architecture;     // "" when the file carries no metadata
   std::string version;
   std::string training;
-  int default_stages = FDIKP_STAGES_DEFAULT;
+  int default_stages = FDIKP_TRAINED_STAGES;
   int max_stages = FDIKP_STAGES_MAX;
   int base_multiple = 1;        // H, W padded to size_multiple(base_multiple, stages)
   // The tile the automatic choice takes on the CPU (memory permitting): the

@@ -9,10 +9,20 @@
 #ifndef FDIKP_OPTION_LIMITS_H
 #define FDIKP_OPTION_LIMITS_H
 
-/* Scale-recurrent stages: coarse-to-fine passes of the network. */
-#define FDIKP_STAGES_MIN 1
+/* Scale-recurrent stages: coarse-to-fine passes of the network. A network
+ * runs 1 to FDIKP_STAGES_MAX of them (a model's metadata says how many it
+ * takes, max_stages, and which it was trained with, default_stages); the
+ * option also takes FDIKP_STAGES_AUTOMATIC, the model's own default_stages,
+ * which is its default, so a model that runs one stage (DeepRFTv2) and one
+ * trained with three (FDIKP) both run as trained unless told otherwise. */
+#define FDIKP_STAGES_AUTOMATIC 0
+#define FDIKP_STAGES_MIN 0
 #define FDIKP_STAGES_MAX 5
-#define FDIKP_STAGES_DEFAULT 3
+#define FDIKP_STAGES_DEFAULT FDIKP_STAGES_AUTOMATIC
+/* What a network runs at least, and what a model file without metadata is
+ * taken to be trained with. */
+#define FDIKP_NETWORK_STAGES_MIN 1
+#define FDIKP_TRAINED_STAGES 3
 
 /* Pixels per tile side; 0 (the default) chooses the tile automatically. */
 #define FDIKP_TILE_SIZE_MIN 0

@@ -28,7 +28,7 @@ property_string (model, _("Model"), "")
   description (_("TorchScript model file; empty uses the installed default model"))
 
 property_int (stages, _("Stages"), FDIKP_STAGES_DEFAULT)
-  description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster"))
+  description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster; 0 runs the model's own number"))
   value_range (FDIKP_STAGES_MIN, FDIKP_STAGES_MAX)
 
 property_int (tile_size, _("Tile size"), FDIKP_TILE_SIZE_DEFAULT)

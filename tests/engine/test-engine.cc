@@ -132,7 +132,7 @@ TEST(tiny_and_odd_sizes_work) {
 TEST(tiles_are_padded_to_the_models_stage_multiple) {
   const int w = 45, h = 77;
   const auto in = test_image(w, h, 3);
-  for (int stages = FDIKP_STAGES_MIN; stages <= FDIKP_STAGES_MAX; ++stages) {
+  for (int stages = FDIKP_NETWORK_STAGES_MIN; stages <= FDIKP_STAGES_MAX; ++stages) {
     std::vector<float> out;
     auto o = options_for("needs-multiple.pt", 64, 16);
     o.stages = stages;
@@ -201,6 +201,28 @@ TEST(regions_asked_for_one_after_another_reuse_the_tiles_on_their_edges) {
   }
   CHECK(reused > 0);
   CHECK(out == whole);
+}
+
+TEST(stages_0_runs_the_models_own_default_stages) {
+  const int w = 45, h = 37;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> out;
+  for (const auto &[model, own] : {std::pair<const char *, int>{"needs-multiple.pt", 3},
+                                   {"one-stage.pt", 1}, {"identity-bare.pt", FDIKP_TRAINED_STAGES}}) {
+    auto o = options_for(model, 64, 16);
+    CHECK_EQ(o.stages, FDIKP_STAGES_AUTOMATIC);  // the default
+    fdikp::RunInfo info;
+    CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+    CHECK_EQ(info.stages, own);
+    fdikp::Plan plan;
+    CHECK(fdikp::plan(o, &plan).ok());
+    CHECK_EQ(plan.stages, own);
+    CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
+  }
+  // A stage count the model does not take is refused with its limit.
+  auto o = options_for("one-stage.pt");
+  o.stages = 2;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "supports at most 1 stages");
 }
 
 TEST(progress_rises_to_one_and_cancellation_stops_between_tiles) {
@@ -275,10 +297,10 @@ TEST(bad_options_are_refused) {
   const auto in = test_image(w, h, 3);
   std::vector<float> out;
   auto o = options_for("identity.pt");
-  o.stages = 0;
-  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
+  o.stages = -1;
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
   o.stages = 6;
-  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
   o = options_for("identity.pt");
   o.tile_size = -1;
   CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile size");

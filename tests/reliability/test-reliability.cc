@@ -113,7 +113,7 @@ TEST(parameters_at_and_beyond_their_bounds) {
   }
   for (int stages : {FDIKP_STAGES_MIN - 1, -1, FDIKP_STAGES_MAX + 1, 1000}) {
     o.stages = stages;
-    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "stages must be from 1 to 5");
+    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
   }
   o = options_for(fixture("identity.pt"));
   // Below the stage multiple: raised to it.
