@@ -174,43 +174,57 @@ def scale_loss(estimate: Tensor, target: Tensor,
     return per_image_loss(estimate, target, lpips).mean()
 
 
+def at_scale(image: Tensor, like: Tensor) -> Tensor:
+    """`image` halved (down2) until it has `like`'s height: the target or
+    the input at an output's scale."""
+    while image.shape[2] > like.shape[2]:
+        image = down2(image)
+    if image.shape[2:] != like.shape[2:]:
+        raise ValueError("an output of %s is no power-of-2 scale of the "
+                         "image's %s" % (tuple(like.shape[2:]),
+                                         tuple(image.shape[2:])))
+    return image
+
+
+def _scales(outputs: Sequence[Tensor], sharp: Tensor):
+    """(w, y, target) of every output: target = sharp at y's scale k
+    (y's side is sharp's / 2^k), w = SCALE_WEIGHTS[k]. FDIKP gives one
+    output per scale; DeepRFTv2's all_outputs several at each of two."""
+    for estimate in outputs:
+        target = at_scale(sharp, estimate)
+        k = (sharp.shape[2] // target.shape[2]).bit_length() - 1
+        yield SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)], estimate, target
+
+
 def multiscale_loss(outputs: Sequence[Tensor], sharp: Tensor,
                     lpips: Optional[nn.Module] = None) -> Tensor:
-    """sum_s w_s L(y_s, down^k(sharp)); outputs coarse to fine."""
+    """sum over outputs of w_k L(y, down^k(sharp)), k each output's scale
+    (weights 1 / 0.2 / 0.1, finest first)."""
     total = sharp.new_zeros((), dtype=torch.float32)
     for weight, estimate, target in _scales(outputs, sharp):
         total = total + weight * scale_loss(estimate, target, lpips)
     return total
 
 
-def _scales(outputs: Sequence[Tensor], sharp: Tensor):
-    """(w_s, y_s, down^k(sharp)), finest first."""
-    target = sharp
-    for k, estimate in enumerate(reversed(list(outputs))):
-        if k:
-            target = down2(target)
-        yield SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)], estimate, target
-
-
-def gain_loss(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
-              sharp: Tensor, lpips: Optional[nn.Module] = None) -> Tensor:
+def gain_loss(outputs: Sequence[Tensor], blurry: Tensor, sharp: Tensor,
+              lpips: Optional[nn.Module] = None) -> Tensor:
     """The "psnr" loss: minus the model's gain over its blurry input in
     dB, per image, averaged over the batch and (weighted as
-    multiscale_loss) over the scales:
-        sum_s w_s mean_i 10 log10((L_i(y_s) + f) / (L_i(x_s) + f)) / sum_s w_s
-    with L the per-image loss and f = GAIN_LOSS_FLOOR. Zero for the
-    identity, negative where the model helps. Unlike the pooled loss,
-    whose batch mean is ruled by the most blurred images, an image that
-    is already nearly sharp weighs as much as any other: a change that
-    costs it 5 dB costs the loss as much as it does the mean PSNR (the
-    pooled MSE run sharpened heavy blur by +0.1-0.3 dB while costing
-    sharp crops 1-14 dB, see model/README.md)."""
+    multiscale_loss) over the outputs:
+        sum_y w_k mean_i 10 log10((L_i(y) + f) / (L_i(x_k) + f)) / sum_y w_k
+    with L the per-image loss, x_k the blurry input at y's scale and
+    f = GAIN_LOSS_FLOOR. Zero for the identity, negative where the model
+    helps. Unlike the pooled loss, whose batch mean is ruled by the most
+    blurred images, an image that is already nearly sharp weighs as much
+    as any other: a change that costs it 5 dB costs the loss as much as it
+    does the mean PSNR (the pooled MSE run sharpened heavy blur by
+    +0.1-0.3 dB while costing sharp crops 1-14 dB, see model/README.md)."""
     total = sharp.new_zeros((), dtype=torch.float32)
     weights = 0.0
-    for (weight, estimate, target), blurry in zip(
-            _scales(outputs, sharp), reversed(list(inputs))):
+    for weight, estimate, target in _scales(outputs, sharp):
         with torch.no_grad():
-            reference = per_image_loss(blurry, target, lpips)
+            reference = per_image_loss(at_scale(blurry, estimate), target,
+                                       lpips)
         mine = per_image_loss(estimate, target, lpips)
         total = total + weight * (10.0 * torch.log10(
             (mine + GAIN_LOSS_FLOOR) / (reference + GAIN_LOSS_FLOOR))).mean()
@@ -317,7 +331,14 @@ def check_sizes(config: TrainConfig) -> None:
     if config.loss not in LOSSES:
         raise ValueError("--loss must be one of %s, got %s"
                          % (", ".join(LOSSES), config.loss))
-    from .network import size_multiple
+    from .export import is_deeprftv2
+    if is_deeprftv2(config.network):
+        from .deeprftv2 import MAX_STAGES as most, size_multiple
+    else:
+        from .network import MAX_STAGES as most, size_multiple
+    if not 1 <= config.stages <= most:
+        raise ValueError("--stages must be 1..%d for %s, got %d"
+                         % (most, config.network, config.stages))
     multiple = size_multiple(config.stages)
     for name in ("crop", "crop2", "val_crop", "real_crop"):
         if getattr(config, name) % multiple:
@@ -328,11 +349,23 @@ def check_sizes(config: TrainConfig) -> None:
 
 
 def _default_network(config: "TrainConfig") -> nn.Module:
-    from .network import FDIKP, network_config
-    net_config = network_config(config.network)
+    """FDIKP or DeepRFTv2 by the configuration's name (export.build_network
+    builds either from what a checkpoint stores)."""
+    from .export import build_network, config_from_checkpoint
+    net_config = config_from_checkpoint({"network": config.network})
     if config.init == "default":
         net_config = replace(net_config, identity_start=False)
-    return FDIKP(net_config)
+    return build_network(net_config)
+
+
+def supervised_outputs(net: nn.Module, x: Tensor, stages: int
+                       ) -> List[Tensor]:
+    """What the loss supervises: DeepRFTv2's every image (each column's
+    plain and FKE output at both scales, as its authors train it), FDIKP's
+    every stage output."""
+    if hasattr(net, "all_outputs"):
+        return net.all_outputs(x)
+    return net(x, stages)
 
 
 def _network_dict(net: nn.Module) -> Optional[Dict]:
@@ -663,21 +696,19 @@ class Trainer:
         self.net.train()
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32,
                             enabled=self.amp is not None):
-            outputs = self.net(blurry, c.stages)
-        levels = [blurry]  # the blurry input at each stage's scale
-        for _ in range(c.stages - 1):
-            levels.insert(0, down2(levels[0]))
+            outputs = supervised_outputs(self.net, blurry, c.stages)
         if c.loss == "psnr":
             # Relative to the input by construction: the input's is 0.
-            loss = gain_loss(outputs, levels, sharp, self.lpips)
+            loss = gain_loss(outputs, blurry, sharp, self.lpips)
             self.input_losses.append(0.0)
         else:
             loss = multiscale_loss(outputs, sharp, self.lpips)
             with torch.no_grad():
-                # The same loss for the blurry input itself: the model
-                # helps on this batch when its loss is below this one.
-                self.input_losses.append(
-                    float(multiscale_loss(levels, sharp)))
+                # The same loss for the blurry input itself in each
+                # output's place: the model helps on this batch when its
+                # loss is below this one.
+                self.input_losses.append(float(multiscale_loss(
+                    [at_scale(blurry, y) for y in outputs], sharp)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

@@ -88,7 +88,7 @@ class LossTest(unittest.TestCase):
         blurry = F.avg_pool2d(sharp, 3, 1, 1, count_include_pad=False)
         levels = [F.avg_pool2d(blurry, 2), blurry]
         # The input itself gains nothing.
-        self.assertAlmostEqual(float(train.gain_loss(levels, levels, sharp)),
+        self.assertAlmostEqual(float(train.gain_loss(levels, blurry, sharp)),
                                0.0, 6)
         # Halving one image's error and leaving the other's: each image
         # counts alike, so the loss is minus half of one image's gain
@@ -104,7 +104,7 @@ class LossTest(unittest.TestCase):
         expected = sum(w * 10 * np.log10(float((p[0] + floor)
                                                / (r[0] + floor))) / 2
                        for w, p, r in zip((0.2, 1.0), per_image, reference))
-        self.assertAlmostEqual(float(train.gain_loss(coarse, levels, sharp)),
+        self.assertAlmostEqual(float(train.gain_loss(coarse, blurry, sharp)),
                                expected / 1.2, 5)
         self.assertLess(expected, 0)
 
@@ -121,7 +121,7 @@ class LossTest(unittest.TestCase):
         pooled_cost = (float(train.scale_loss(damaged, sharp))
                        / float(train.scale_loss(blurry, sharp)))
         self.assertLess(pooled_cost, 1.05)
-        self.assertGreater(float(train.gain_loss([damaged], [blurry], sharp)),
+        self.assertGreater(float(train.gain_loss([damaged], blurry, sharp)),
                            10.0)
 
     def test_unknown_loss_is_refused(self):
@@ -153,6 +153,69 @@ class LearningTest(unittest.TestCase):
             optimizer.step()
             history.append(float(loss))
         self.assertLess(history[-1], 0.7 * history[0], history)
+
+
+class DeepRFTv2LossTest(unittest.TestCase):
+    def test_every_output_of_every_column_is_supervised(self):
+        from fdikp.deeprftv2 import DeepRFTv2
+        torch.manual_seed(0)
+        net = DeepRFTv2("deeprftv2-s").train()
+        sharp = torch.rand(2, 3, 32, 32)
+        blurry = F.avg_pool2d(sharp, 3, 1, 1, count_include_pad=False)
+        outputs = train.supervised_outputs(net, blurry, 1)
+        self.assertEqual(len(outputs), 4 * net.config.columns)
+        self.assertEqual([o.shape[2] for o in outputs[:4]], [16, 16, 32, 32])
+        # Untrained, every output is its input: the gain loss is 0, and
+        # every image head (the first column's too) gets a gradient.
+        loss = train.gain_loss(outputs, blurry, sharp)
+        self.assertAlmostEqual(float(loss), 0.0, 5)
+        loss.backward()
+        for head in net.heads():
+            self.assertGreater(float(head.weight.grad.abs().sum()), 0.0)
+
+    def test_deeprftv2_trains_with_one_stage_only(self):
+        with self.assertRaisesRegex(ValueError, "--stages must be 1..1 for "
+                                    "deeprftv2-s, got 3"):
+            train.check_sizes(train.TrainConfig(network="deeprftv2-s",
+                                                stages=3, crop=32, crop2=32,
+                                                val_crop=32, real_crop=32))
+        train.check_sizes(train.TrainConfig(network="deeprftv2-s", stages=1,
+                                            crop=40, crop2=32, val_crop=32,
+                                            real_crop=32))
+        with self.assertRaisesRegex(ValueError, "multiple of 8"):
+            train.check_sizes(train.TrainConfig(network="deeprftv2-s",
+                                                stages=1, crop=36, crop2=32,
+                                                val_crop=32, real_crop=32))
+
+
+@unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
+class DeepRFTv2TrainingTest(unittest.TestCase):
+    """DeepRFTv2 through the same trainer: kill and resume give the same
+    run bit for bit, and its weights export and restore an image."""
+
+    def test_interrupted_run_resumes_exactly_and_exports(self):
+        config = tiny_config(network="deeprftv2-s", stages=1, loss="psnr",
+                             ema_decay=0.9, phase2_steps=0, milestones="")
+        with tempfile.TemporaryDirectory() as folder:
+            straight = os.path.join(folder, "straight")
+            final = train.Trainer(config, straight, log=quiet).run()
+            resumed = os.path.join(folder, "resumed")
+            killed = train.Trainer(config, resumed, log=quiet)
+            self.assertIsNone(killed.run(stop_at=3))  # checkpoint at step 2
+            again = train.Trainer(config, resumed, log=quiet)
+            self.assertEqual(again.step, 2)
+            final_again = again.run()
+            self.assertEqual(losses(straight), losses(resumed))
+            a, b = torch.load(final), torch.load(final_again)
+            self.assertEqual(a["network"]["architecture"], "DeepRFTv2")
+            for key in a["model"]:
+                self.assertTrue(torch.equal(a["model"][key], b["model"][key]),
+                                key)
+            net = export.load_network(final)
+            self.assertEqual(export.architecture(net), "DeepRFTv2")
+            with torch.no_grad():
+                out = net(torch.rand(1, 3, 24, 40), 1)
+            self.assertEqual(tuple(out.shape), (1, 3, 24, 40))
 
 
 @unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
