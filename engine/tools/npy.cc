@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 namespace fdikp {
 namespace {
@@ -110,23 +111,6 @@ bool parse_npy_header(const std::string &bytes, NpyHeader *header_out, std::stri
   header_out->width = static_cast<int>(shape[1]);
   header_out->channels = static_cast<int>(channels);
   header_out->data_offset = header_start + header_len;
-  return true;
-}
-
-bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error) {
-  NpyHeader header;
-  if (!parse_npy_header(bytes, &header, error)) return false;
-  const std::size_t offset = header.data_offset;
-  const unsigned long long count = header.value_count();
-  if (count > (bytes.size() - offset) / sizeof(float) || (bytes.size() - offset) != count * sizeof(float)) {
-    *error = "the data size does not match the shape";
-    return false;
-  }
-  image->height = header.height;
-  image->width = header.width;
-  image->channels = header.channels;
-  image->values.resize(count);
-  std::memcpy(image->values.data(), bytes.data() + offset, count * sizeof(float));
   return true;
 }
 

@@ -8,16 +8,8 @@
 
 #include <cstddef>
 #include <string>
-#include <vector>
 
 namespace fdikp {
-
-struct FloatImage {
-  int height = 0;
-  int width = 0;
-  int channels = 0;
-  std::vector<float> values;  // height * width * channels, interleaved
-};
 
 // The shape of a .npy image and where its data starts in the file.
 struct NpyHeader {
@@ -30,12 +22,9 @@ struct NpyHeader {
   }
 };
 
-// Parses the header at the start of `bytes` (which need hold no data).
+// Parses the header at the start of `bytes` (which need hold no data): a
+// little-endian float32 array of shape (H, W, C) or (H, W), C-order.
 bool parse_npy_header(const std::string &bytes, NpyHeader *header, std::string *error);
-
-// Parses the bytes of a .npy file holding a little-endian float32 array of
-// shape (H, W, C) or (H, W). Returns false with *error on anything else.
-bool parse_npy(const std::string &bytes, FloatImage *image, std::string *error);
 
 // A .npy image on disk, read and written a row segment at a time so that an
 // image of any size streams through the engine without being held in memory.
