@@ -18,6 +18,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "gegl-op/defocus-deblur.h"
+#include "preview.h"
 
 #define PLUG_IN_PROC   "plug-in-fdikp-deblur"
 #define PLUG_IN_BINARY "fdikp-deblur"
@@ -374,11 +375,26 @@ deblur_run (GimpProcedure        *procedure,
       GtkWidget *dialog;
       gboolean   confirmed;
 
+      DeblurPreview *preview = NULL;
+
       gimp_ui_init (PLUG_IN_BINARY);
       dialog = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
                                           _("Defocus Deblur"));
       gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), NULL);
+      /* The preview shows the first drawable the filter will change. */
+      if (work && gegl_has_operation (OPERATION))
+        {
+          GtkWidget     *content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
+          GeglRectangle  area;
+
+          gimp_drawable_mask_intersect (work->data, &area.x, &area.y, &area.width, &area.height);
+          preview = deblur_preview_new (work->data, config, &area, set_operation_properties);
+          gtk_box_pack_start (GTK_BOX (content), deblur_preview_widget (preview), TRUE, TRUE, 0);
+          gtk_box_reorder_child (GTK_BOX (content), deblur_preview_widget (preview), 0);
+        }
       confirmed = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
+      if (preview)
+        deblur_preview_free (preview);
       gtk_widget_destroy (dialog);
 
       if (! confirmed)
