@@ -267,6 +267,56 @@ progress_cb (GeglNode     *node,
  * selection mask itself when the shadow is merged. Returns FALSE with the
  * operation's message when the run failed; the drawable is never touched
  * here. */
+/* A spin button that shows 0 as "Automatic" (the op's value for "the
+ * model's own" stages and "chosen for the device and memory" tiles) and
+ * takes that word back as 0. */
+static gint
+automatic_input (GtkSpinButton *spin,
+                 gdouble       *value,
+                 gpointer       data)
+{
+  if (g_strcmp0 (gtk_entry_get_text (GTK_ENTRY (spin)), _("Automatic")) != 0)
+    return FALSE;
+  *value = 0.0;
+  return TRUE;
+}
+
+static gboolean
+automatic_output (GtkSpinButton *spin,
+                  gpointer       data)
+{
+  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != 0.0)
+    return FALSE;
+  gtk_entry_set_text (GTK_ENTRY (spin), _("Automatic"));
+  return TRUE;
+}
+
+static void
+show_zero_as_automatic (GimpProcedureDialog *dialog,
+                        const gchar         *property)
+{
+  GtkWidget *widget = gimp_procedure_dialog_get_widget (dialog, property, G_TYPE_NONE);
+  GtkWidget *spin;
+
+  if (! GIMP_IS_LABEL_SPIN (widget))
+    return;
+  spin = gimp_label_spin_get_spin_button (GIMP_LABEL_SPIN (widget));
+  gtk_entry_set_width_chars (GTK_ENTRY (spin), MAX (6, g_utf8_strlen (_("Automatic"), -1)));
+  /* GIMP's spin button formats and parses its value in "output" and
+   * "input" handlers of its own (it evaluates expressions), which would
+   * take "Automatic" for an error: this integer needs none of that. */
+  for (guint i = 0; i < 2; i++)
+    g_signal_handlers_disconnect_matched (spin, G_SIGNAL_MATCH_ID,
+                                          g_signal_lookup (i ? "input" : "output",
+                                                           GTK_TYPE_SPIN_BUTTON),
+                                          0, NULL, NULL, NULL);
+  /* A numeric spin button drops the letters of "Automatic". */
+  gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), FALSE);
+  g_signal_connect (spin, "input", G_CALLBACK (automatic_input), NULL);
+  g_signal_connect (spin, "output", G_CALLBACK (automatic_output), NULL);
+  gtk_spin_button_update (GTK_SPIN_BUTTON (spin));
+}
+
 static gboolean
 deblur_into_shadow (GimpDrawable         *drawable,
                     GimpProcedureConfig  *config,
@@ -380,6 +430,8 @@ deblur_run (GimpProcedure        *procedure,
       gimp_ui_init (PLUG_IN_BINARY);
       dialog = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
                                           _("Defocus Deblur"));
+      show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
+      show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
       gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), NULL);
       /* The preview shows the first drawable the filter will change. */
       if (work && gegl_has_operation (OPERATION))
