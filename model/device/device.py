@@ -43,7 +43,11 @@ CARRY_LIMIT = 64 * 2 ** 20   # the run tool's limit: tracked files + carry
 FILE_LIMIT = 16 * 2 ** 20    # one file brought back through $OUT
 PHOTO_SIDE = 768       # below SynthConfig.work_side (1024) to fit the budget
 PHOTO_QUALITY = 86
-CONFIGS = ("fdikp-s", "fdikp")
+# The runs a GPU window continues (model/checkpoints/<run>) and the network
+# each trains: fdikp-s-psnr is the CPU chunks' run (so GPU and CPU steps add
+# up on one curve), fdikp the paper-size network.
+RUNS = {"fdikp-s-psnr": "fdikp-s", "fdikp": "fdikp"}
+CONFIGS = tuple(RUNS)
 
 
 def folder_bytes(path: str) -> int:

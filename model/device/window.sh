@@ -3,10 +3,10 @@
 #
 #   bash model/device/window.sh [--minutes M] [--smoke]
 #
-# 1. starts two detached trainings (setsid): fdikp-s resumes from
-#    model/checkpoints/fdikp-s (the state CPU chunks resume from, so GPU and
-#    CPU steps add up on one curve), fdikp resumes from
-#    model/checkpoints/fdikp or starts;
+# 1. starts two detached trainings (setsid): fdikp-s-psnr (network fdikp-s)
+#    resumes from model/checkpoints/fdikp-s-psnr (the state CPU chunks
+#    resume from, so GPU and CPU steps add up on one curve), fdikp resumes
+#    from model/checkpoints/fdikp or starts (per-image gain loss);
 # 2. while they train, builds the engine against this machine's PyTorch
 #    (-Dengine_only=true), runs the engine suite (its CUDA tests run where
 #    CUDA is) and times a 1680 x 1120 image: the engine in fp32, the network
@@ -52,8 +52,8 @@ gpu_options() {
   # What each configuration trains with on the GPU; the CPU options of a
   # resumed run are kept except these (fdikp.train CHUNK_OPTIONS).
   case "$1" in
-    fdikp-s) echo "--batch 16 --crop 256 --reuse 2 --prefetch 0 --log-every 50 --val-every 1000" ;;
-    fdikp) echo "--steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
+    fdikp-s|fdikp-s-psnr) echo "--batch 16 --crop 256 --reuse 2 --prefetch 0 --log-every 50 --val-every 1000" ;;
+    fdikp) echo "--loss psnr --steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
   esac
 }
 
@@ -62,7 +62,7 @@ smoke_options() {
 }
 
 start_training() {
-  local config=$1 run=$runs/$1 committed=model/checkpoints/$1
+  local config=$1 network=$2 run=$runs/$1 committed=model/checkpoints/$1
   mkdir -p "$run"
   if [ -f "$committed/last.pt" ] && [ ! -f "$run/last.pt" ]; then
     cp "$committed/last.pt" "$committed/log.jsonl" "$run/"
@@ -84,7 +84,7 @@ start_training() {
     options="$(gpu_options "$config") --max-minutes $train_minutes"
   fi
   (cd model && setsid nohup python3 -m fdikp.train --run "$run" \
-     --network "$config" --data "$data" --device "$device" \
+     --network "$network" --data "$data" --device "$device" \
      --ckpt-minutes 2 $options >"$run/train.out" 2>&1 </dev/null &)
   say "$config: started ($options)"
 }
@@ -97,8 +97,11 @@ say "device=$device minutes=$minutes training=${train_minutes}min"
 if [ "$device" = cuda ]; then
   nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv >"$OUT/gpu.txt" 2>&1
 fi
-start_training fdikp-s
-start_training fdikp
+# run:network, as device.py's RUNS
+runs_list="fdikp-s-psnr:fdikp-s fdikp:fdikp"
+for entry in $runs_list; do
+  start_training "${entry%%:*}" "${entry##*:}"
+done
 
 # 2. The engine on this machine's PyTorch, while the trainings run.
 engine_log=$OUT/engine.txt
@@ -124,7 +127,8 @@ done
 if pgrep -f "fdikp.train --run $runs/" >/dev/null; then
   say "trainings still running at the deadline: collecting their last checkpoints"
 fi
-for config in fdikp-s fdikp; do
+for entry in $runs_list; do
+  config=${entry%%:*}
   run=$runs/$config
   mkdir -p "$OUT/$config"
   cp "$run/train.out" "$OUT/$config/" 2>/dev/null

@@ -2,6 +2,7 @@
 both trainings start detached, resume the committed state where there is
 one, stop on time, and their state, log and throughput come back."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +17,11 @@ from fdikp.synth import data_dir
 
 MODEL = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(MODEL)
+# model/device/device.py, the module the window's runs are named in
+_spec = importlib.util.spec_from_file_location(
+    "device", os.path.join(MODEL, "device", "device.py"))
+device = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(device)
 DATA = data_dir()
 HAVE_DATA = os.path.isdir(os.path.join(DATA, "train-photos"))
 
@@ -46,7 +52,7 @@ class WindowSmokeTest(unittest.TestCase):
         self.assertIn("images/s", log)
 
     def test_both_configurations_come_back_further_on(self):
-        for config in ("fdikp-s", "fdikp"):
+        for config, network in device.RUNS.items():
             with self.subTest(config=config):
                 state_file = os.path.join(self.out, config, "last.pt")
                 self.assertTrue(os.path.isfile(state_file),
@@ -54,7 +60,7 @@ class WindowSmokeTest(unittest.TestCase):
                 self.assertLessEqual(os.path.getsize(state_file),
                                      16 * 2 ** 20)
                 state = torch.load(state_file, weights_only=True)
-                self.assertEqual(state["network"]["name"], config)
+                self.assertEqual(state["network"]["name"], network)
                 committed = os.path.join(MODEL, "checkpoints", config,
                                          "last.pt")
                 start = (torch.load(committed, weights_only=True)["step"]
@@ -80,7 +86,7 @@ class WindowSmokeTest(unittest.TestCase):
              "collect", self.out], cwd=sandbox, capture_output=True,
             text=True)
         self.assertEqual(result.returncode, 0, result.stderr)
-        for config in ("fdikp-s", "fdikp"):
+        for config in device.RUNS:
             self.assertIn(config + ": step", result.stdout)
             got = torch.load(os.path.join(sandbox, "model", "checkpoints",
                                           config, "last.pt"),
