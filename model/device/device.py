@@ -35,6 +35,7 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 
+from fdikp import plot  # noqa: E402
 from fdikp.image_io import centre_crop, list_pairs, load_image  # noqa: E402
 from fdikp.synth import data_dir, save_png  # noqa: E402
 from fdikp.train import TrainConfig  # noqa: E402
@@ -199,11 +200,9 @@ def gpu_timing(engine: str, weights: str, out: str) -> None:
 
 
 def read_log(run_dir: str):
+    """The run's log records (fdikp.plot.read_log), none without a log."""
     path = os.path.join(run_dir, "log.jsonl")
-    if not os.path.isfile(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return plot.read_log(path) if os.path.isfile(path) else []
 
 
 def throughput(run_dir: str) -> None:

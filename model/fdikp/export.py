@@ -145,12 +145,18 @@ def build_network(config: Union[str, NetworkConfig, DeepRFTv2Config]
     return FDIKP(config)
 
 
+def float_state(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """A state_dict with its floating-point tensors in float32 (compact
+    training states keep float16 weights)."""
+    return {k: v.float() if v.is_floating_point() else v
+            for k, v in state.items()}
+
+
 def load_network(weights: str, weights_from: str = "ema") -> Network:
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
     net = build_network(config_from_checkpoint(checkpoint))
-    state = state_dict_from_checkpoint(checkpoint, weights_from)
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v
-                         for k, v in state.items()})
+    net.load_state_dict(float_state(
+        state_dict_from_checkpoint(checkpoint, weights_from)))
     return net.eval()
 
 

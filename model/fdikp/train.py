@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
 from . import metrics
+from .export import float_state
 from .image_io import centre_crop, list_pairs, load_image
 from .network import down2
 from .synth import DefocusSynth, SynthConfig, data_dir, dihedral_transform, validation_set
@@ -592,14 +593,14 @@ class Trainer:
         if stored is not None and mine is not None and stored != mine:
             raise ValueError("the checkpoint holds network %r, the run "
                              "builds %r" % (stored, mine))
-        self.net.load_state_dict(_as_float(checkpoint["model"]))
+        self.net.load_state_dict(float_state(checkpoint["model"]))
         if checkpoint.get("ema") is not None and self.ema is not None:
-            self.ema.load_state_dict(_as_float(checkpoint["ema"]))
+            self.ema.load_state_dict(float_state(checkpoint["ema"]))
         elif self.ema is not None:
             self.ema.load_state_dict(self.net.state_dict())
         if "optimizer" in checkpoint:
             self.optimizer.load_state_dict(
-                _optimizer_as_float(checkpoint["optimizer"]))
+                _optimizerfloat_state(checkpoint["optimizer"]))
             self.scaler.load_state_dict(checkpoint["scaler"])
         else:
             self.say("snapshot without optimizer state (model/device): "
@@ -625,7 +626,7 @@ class Trainer:
         if stored != mine:
             raise ValueError("--init-from %s holds network %r, the run "
                              "builds %r" % (path, stored, mine))
-        weights = _as_float(parent["model"])
+        weights = float_state(parent["model"])
         self.net.load_state_dict(weights)
         if self.ema is not None:
             self.ema.load_state_dict(weights)
@@ -900,11 +901,6 @@ class Trainer:
         return record
 
 
-def _as_float(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    return {k: v.float() if v.is_floating_point() else v
-            for k, v in state.items()}
-
-
 def _as_half(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return {k: v.half() if v.is_floating_point() else v
             for k, v in state.items()}
@@ -919,7 +915,7 @@ def _optimizer_as_bf16(state: Dict) -> Dict:
     return {"state": moments, "param_groups": state["param_groups"]}
 
 
-def _optimizer_as_float(state: Dict) -> Dict:
+def _optimizerfloat_state(state: Dict) -> Dict:
     moments = {index: {k: v.float() if k.startswith("exp_avg") else v
                        for k, v in per_param.items()}
                for index, per_param in state["state"].items()}
