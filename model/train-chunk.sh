@@ -32,6 +32,10 @@ case $config in
   # nearly sharp images: model/README.md, "Where the fdikp-s curve stands").
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
                          --init-from checkpoints/fdikp-s/last.pt) ;;
+  # The equal-budget comparison of the two architectures (model/README.md,
+  # DeepRFTv2): both from their identity start, the same loss and seed.
+  cmp-fdikp-s) recipe+=(--network fdikp-s --loss psnr) ;;
+  cmp-deeprftv2-s) recipe+=(--network deeprftv2-s --stages 1 --loss psnr) ;;
   *) recipe+=(--network "$config") ;;
 esac
 # This machine: 2 torch threads, pairs generated inline on both threads,
