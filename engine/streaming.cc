@@ -52,7 +52,8 @@ class TiledPass {
                             sy.weighted_begin() < region_.y ||
                             sy.weighted_end() > region_.y + region_.height;
         const bool memo = beyond && reuse_.memo;
-        if (memo && reuse_.memo->find(reuse_.model, sx.size, sy.size, input_.data(), &output_)) {
+        const std::uint64_t hash = memo ? TileMemo::hash(input_.data(), sx.size, sy.size) : 0;
+        if (memo && reuse_.memo->find(reuse_.model, hash, sx.size, sy.size, input_.data(), &output_)) {
           if (tiles_reused_) ++*tiles_reused_;
         } else {
           PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
@@ -61,7 +62,7 @@ class TiledPass {
             return {Outcome::Failed, "internal error: a tile's inference returned " +
                                          std::to_string(output_.size()) + " values for " +
                                          std::to_string(input_.size())};
-          if (memo) reuse_.memo->store(reuse_.model, sx.size, sy.size, input_.data(), output_);
+          if (memo) reuse_.memo->store(reuse_.model, hash, sx.size, sy.size, input_.data(), output_);
         }
         accumulate(sx, sy, band_top, &band);
         ++*tiles_done;
@@ -184,12 +185,10 @@ PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile,
       .run(tiles_done);
 }
 
-namespace {
-
-// FNV-1a over the bytes of the samples: a quick first test before the
-// exact comparison.
-std::uint64_t hash_samples(const float *data, std::size_t count) {
-  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(data);
+// FNV-1a over the bytes of the samples.
+std::uint64_t TileMemo::hash(const float *input, int width, int height) {
+  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
+  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(input);
   std::uint64_t h = 1469598103934665603ull;
   for (std::size_t i = 0; i < count * sizeof(float); ++i) {
     h ^= bytes[i];
@@ -198,12 +197,9 @@ std::uint64_t hash_samples(const float *data, std::size_t count) {
   return h;
 }
 
-}  // namespace
-
-bool TileMemo::find(std::uint64_t model, int width, int height, const float *input,
-                    std::vector<float> *output) {
+bool TileMemo::find(std::uint64_t model, std::uint64_t hash, int width, int height,
+                    const float *input, std::vector<float> *output) {
   const std::size_t count = static_cast<std::size_t>(width) * height * 3;
-  const std::uint64_t hash = hash_samples(input, count);
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->model != model || it->hash != hash || it->width != width || it->height != height ||
@@ -216,14 +212,14 @@ bool TileMemo::find(std::uint64_t model, int width, int height, const float *inp
   return false;
 }
 
-void TileMemo::store(std::uint64_t model, int width, int height, const float *input,
-                     const std::vector<float> &output) {
+void TileMemo::store(std::uint64_t model, std::uint64_t hash, int width, int height,
+                     const float *input, const std::vector<float> &output) {
   const std::size_t count = static_cast<std::size_t>(width) * height * 3;
   const std::size_t size = 2 * count * sizeof(float);
   if (size > max_bytes_) return;
   Entry entry;
   entry.model = model;
-  entry.hash = hash_samples(input, count);
+  entry.hash = hash;
   entry.width = width;
   entry.height = height;
   entry.input.assign(input, input + count);

@@ -48,9 +48,12 @@ using Infer = std::function<PassResult(const float *input, int width, int height
 class TileMemo {
  public:
   explicit TileMemo(std::size_t max_bytes) : max_bytes_(max_bytes) {}
-  bool find(std::uint64_t model, int width, int height, const float *input,
+  // A quick first test before the exact comparison of the input; computed
+  // once per tile for find() and, on a miss, store().
+  static std::uint64_t hash(const float *input, int width, int height);
+  bool find(std::uint64_t model, std::uint64_t hash, int width, int height, const float *input,
             std::vector<float> *output);
-  void store(std::uint64_t model, int width, int height, const float *input,
+  void store(std::uint64_t model, std::uint64_t hash, int width, int height, const float *input,
              const std::vector<float> &output);
   void clear();
   std::size_t bytes() const;
