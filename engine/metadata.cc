@@ -224,6 +224,31 @@ bool get_string(const std::map<std::string, MetadataValue> &values, const char *
   return true;
 }
 
+// A string shown in menus and typed in scripts: at most `longest` bytes,
+// no control characters; a name also only ASCII letters, digits and - _ . +
+// (no '/', which would make it a path).
+bool get_label(const std::map<std::string, MetadataValue> &values, const char *key,
+               std::size_t longest, bool name, std::string *out, std::string *error) {
+  std::string text;
+  if (!get_string(values, key, &text, error)) return false;
+  bool ok = text.size() <= longest;
+  for (const char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    const bool word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                      (u >= '0' && u <= '9') || u == '-' || u == '_' || u == '.' || u == '+';
+    if (u < 0x20 || u == 0x7F || (name && !word)) ok = false;
+  }
+  if (name && !text.empty() && text[0] == '.') ok = false;
+  if (!ok) {
+    *error = std::string("\"") + key + "\" must be at most " + std::to_string(longest) +
+             (name ? " letters, digits, '-', '_', '.' or '+', not starting with '.'"
+                   : " bytes without control characters");
+    return false;
+  }
+  *out = text;
+  return true;
+}
+
 }  // namespace
 
 bool parse_flat_json(const std::string &json, std::map<std::string, MetadataValue> *out,
@@ -259,6 +284,9 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
       get_string(values, "architecture", &info->architecture, &why) &&
       get_string(values, "version", &info->version, &why) &&
       get_string(values, "training", &info->training, &why) &&
+      get_label(values, "name", 64, true, &info->name, &why) &&
+      get_label(values, "title", 120, false, &info->title, &why) &&
+      get_label(values, "speed_class", 32, true, &info->speed_class, &why) &&
       get_int(values, "max_stages", FDIKP_NETWORK_STAGES_MIN, FDIKP_STAGES_MAX, &max_stages, &why) &&
       get_int(values, "default_stages", FDIKP_NETWORK_STAGES_MIN, max_stages, &default_stages, &why) &&
       get_int(values, "base_multiple", 1, 1024, &base_multiple, &why) &&

@@ -15,6 +15,12 @@ namespace fdikp {
 
 struct ModelInfo {
   std::string architecture;     // "" when the file carries no metadata
+  // How users choose and see it (catalog.h): a short name for scripts
+  // ("fdikp-s"; "" = the file's name), a title for menus ("FDIKP-S") and
+  // a speed class, "fast" or "quality" ("" = not stated).
+  std::string name;
+  std::string title;
+  std::string speed_class;
   std::string version;
   std::string training;
   int default_stages = FDIKP_TRAINED_STAGES;

@@ -24,8 +24,11 @@ enum_start (fdikp_deblur_device)
   enum_value (FDIKP_DEBLUR_DEVICE_CUDA, "cuda", N_("CUDA GPU"))
 enum_end (FdikpDeblurDevice)
 
+/* The description names the models installed when the op was registered;
+ * the key lists them for hosts (defocus-deblur.h). */
 property_string (model, _("Model"), "")
-  description (_("TorchScript model file; empty uses the installed default model"))
+  description (model_description ())
+  ui_meta (FDIKP_DEBLUR_MODELS_KEY, model_listing ())
 
 property_int (stages, _("Stages"), FDIKP_STAGES_DEFAULT)
   description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster; 0 runs the model's own number"))
@@ -53,11 +56,17 @@ property_enum (device, _("Device"), FdikpDeblurDevice, fdikp_deblur_device,
 #define GEGL_OP_NAME     defocus_deblur
 #define GEGL_OP_C_SOURCE defocus-deblur.cc
 
+/* Read by the property declarations above, inside gegl-op.h. */
+static const gchar *model_description (void);
+static const gchar *model_listing     (void);
+
 #include "gegl-op.h"
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine/catalog.h"
 #include "engine/engine.h"
 #include "engine/streaming.h"
 
@@ -77,14 +86,143 @@ set_error (GeglOperation *operation,
                           message ? g_strdup (message) : NULL, g_free);
 }
 
-static std::string
-default_model_path (void)
+/* Where models are installed: $FDIKP_MODEL_PATH (folders separated as in
+ * PATH) when set, otherwise the user's own folder, then the system's. */
+static std::vector<std::string>
+model_folders (void)
 {
-  const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
+  const gchar              *env = g_getenv ("FDIKP_MODEL_PATH");
+  std::vector<std::string>  folders;
 
-  if (env && *env)
-    return env;
-  return FDIKP_DEFAULT_MODEL;
+  if (env)
+    {
+      gchar **parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+
+      for (gchar **part = parts; *part; part++)
+        if (**part)
+          folders.push_back (*part);
+      g_strfreev (parts);
+      return folders;
+    }
+  gchar *user = g_build_filename (g_get_user_data_dir (), GETTEXT_PACKAGE, "models", NULL);
+
+  folders.push_back (user);
+  folders.push_back (FDIKP_MODEL_DIR);
+  g_free (user);
+  return folders;
+}
+
+/* The model file that `given` names (an installed model's name or title, or
+ * a path: engine/catalog.h); empty names the default model,
+ * $FDIKP_DEFAULT_MODEL (a name or a path) when set, otherwise the one
+ * installed with the filter. The folders are listed only for a name. */
+static bool
+model_file (const gchar *given,
+            std::string *path,
+            std::string *error)
+{
+  std::string wanted = given ? given : "";
+
+  if (wanted.empty ())
+    {
+      const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
+
+      wanted = (env && *env) ? env : FDIKP_DEFAULT_MODEL;
+    }
+  if (wanted.find ('/') != std::string::npos)
+    {
+      *path = wanted;
+      return true;
+    }
+  return fdikp::resolve_model (wanted, fdikp::list_models (model_folders ()), path, error);
+}
+
+static bool
+same_file (const std::string &a,
+           const std::string &b)
+{
+  std::error_code ec;
+
+  return std::filesystem::equivalent (a, b, ec) && ! ec;
+}
+
+/* "FDIKP-S (fast)": the title and the speed class, translated. */
+static std::string
+model_label (const fdikp::InstalledModel &model)
+{
+  std::string label = model.info.title.empty () ? model.name : model.info.title;
+
+  if (model.info.speed_class == "fast")
+    label += std::string (" (") + _("fast") + ")";
+  else if (model.info.speed_class == "quality")
+    label += std::string (" (") + _("best quality") + ")";
+  return label;
+}
+
+/* The models installed when the op is registered: the listing key's text
+ * (defocus-deblur.h) and the "model" property's description, which names
+ * them. */
+struct Installed
+{
+  std::string listing;
+  std::string description;
+};
+
+static const Installed &
+installed (void)
+{
+  static const Installed found = []
+    {
+      Installed   result;
+      std::string names, default_path, error;
+
+      const fdikp::Catalog catalog = fdikp::list_models (model_folders ());
+
+      for (const std::string &problem : catalog.problems)
+        g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());
+      model_file (NULL, &default_path, &error);
+      for (const fdikp::InstalledModel &model : catalog.models)
+        {
+          const bool is_default = same_file (model.path, default_path);
+
+          /* Names and titles have no tab or newline (metadata.cc); a path
+           * with one is left out rather than garbled. */
+          if (model.path.find_first_of ("\t\n") != std::string::npos)
+            continue;
+          const std::string label = model_label (model);
+
+          result.listing += model.name + "\t" + label + "\t" + model.path +
+                            "\t" + (is_default ? "default" : "") + "\n";
+
+          names += (names.empty () ? "" : ", ") + model.name +
+                   (label != model.name ? " = " + label : "") +
+                   (is_default ? std::string (" ") + _("(default)") : "");
+        }
+
+      gchar *text = g_strdup_printf (
+        /* TRANSLATORS: %s lists the installed models: "fdikp-s = FDIKP-S (fast) (default), ..." */
+        _("The name of an installed model, or a TorchScript model file; empty uses the "
+          "default model. Installed: %s"),
+        names.empty () ? _("none") : names.c_str ());
+
+      result.description = text;
+      g_free (text);
+      return result;
+    } ();
+
+  return found;
+}
+
+static const gchar *
+model_listing (void)
+{
+  return installed ().listing.c_str ();
+}
+
+static const gchar *
+model_description (void)
+{
+  return installed ().description.c_str ();
 }
 
 static fdikp::Device
@@ -111,17 +249,18 @@ prepare (GeglOperation *operation)
   gegl_operation_set_format (operation, "output", format);
 }
 
-static fdikp::Options
-engine_options (GeglProperties *o)
+/* The engine's options from the properties; false with *error when the
+ * model property names no installed model and no file. */
+static bool
+engine_options (GeglProperties *o,
+                fdikp::Options *options,
+                std::string    *error)
 {
-  fdikp::Options options;
-
-  options.model_path   = (o->model && *o->model) ? o->model : default_model_path ();
-  options.stages       = o->stages;
-  options.tile_size    = o->tile_size;
-  options.tile_overlap = o->tile_overlap;
-  options.device       = engine_device (o->device);
-  return options;
+  options->stages       = o->stages;
+  options->tile_size    = o->tile_size;
+  options->tile_overlap = o->tile_overlap;
+  options->device       = engine_device (o->device);
+  return model_file (o->model, &options->model_path, error);
 }
 
 /* The engine lays its tile grid over the whole input, whatever part of the
@@ -138,11 +277,14 @@ get_required_for_output (GeglOperation       *operation,
                          const GeglRectangle *roi)
 {
   const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
+  fdikp::Options       options;
   fdikp::Plan          plan;
+  std::string          error;
 
   if (! in || gegl_rectangle_is_empty (in) || gegl_rectangle_is_infinite_plane (in))
     return *roi;
-  if (! fdikp::plan (engine_options (GEGL_PROPERTIES (operation)), &plan).ok ())
+  if (! engine_options (GEGL_PROPERTIES (operation), &options, &error) ||
+      ! fdikp::plan (options, &plan).ok ())
     return *in;
 
   const fdikp::Rect region = { roi->x - in->x, roi->y - in->y, roi->width, roi->height };
@@ -167,7 +309,9 @@ process (GeglOperation       *operation,
   const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
   const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
                                                                    FDIKP_DEBLUR_CANCEL_KEY);
-  fdikp::Options   options = engine_options (o);
+  fdikp::Options   options;
+  std::string      model_error;
+  const bool       model_found = engine_options (o, &options, &model_error);
   fdikp::Plan      plan;
   fdikp::Pixels    pixels;
   fdikp::Callbacks callbacks;
@@ -224,7 +368,8 @@ process (GeglOperation       *operation,
     callbacks.cancelled = [cancel] { return g_atomic_int_get (cancel) != 0; };
 
   gegl_operation_progress (operation, 0.0, (gchar *) _("Deblurring"));
-  const fdikp::Status status = fdikp::run (options, pixels, callbacks, &info);
+  const fdikp::Status status = model_found ? fdikp::run (options, pixels, callbacks, &info)
+                                           : fdikp::Status::failure (model_error);
 
   for (const std::string &warning : info.warnings)
     g_warning ("fdikp:defocus-deblur: %s", warning.c_str ());

@@ -23,4 +23,12 @@
  * (the GIMP plug-in) reads it after processing. */
 #define FDIKP_DEBLUR_ERROR_KEY "fdikp-deblur-error"
 
+/* The installed models, as the operation found them when it was
+ * registered, under this key of its "model" property
+ * (gegl_param_spec_get_property_key): one line per model, in the order a
+ * menu shows them, of four tab-separated fields: the name scripts give as
+ * "model", the label menus show ("FDIKP-S (fast)", translated), the file,
+ * and "default" for the model an empty "model" runs (else empty). */
+#define FDIKP_DEBLUR_MODELS_KEY "fdikp-models"
+
 #endif /* FDIKP_DEFOCUS_DEBLUR_H */

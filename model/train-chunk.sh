@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # One CPU training chunk of a committed run, in the background:
 #
-#   bash model/train-chunk.sh MINUTES [RUN]     (RUN: fdikp-s-psnr by default)
+#   bash model/train-chunk.sh MINUTES [RUN [TRAINER OPTIONS...]]
+#
+# (RUN: fdikp-s-psnr by default). Options after RUN go to fdikp.train after
+# the recipe and win over it: a resumed run takes the chunk options named
+# in train.CHUNK_OPTIONS (for example --lr 1e-4 to lower its rate).
 #
 # Resumes model/checkpoints/RUN (or starts it with the recipe below when
 # it has no state yet), trains for MINUTES on this machine's cores and saves
@@ -13,6 +17,8 @@ set -euo pipefail
 minutes=${1:?usage: train-chunk.sh MINUTES [CONFIG]}
 [[ $minutes =~ ^[0-9]+$ ]] || { echo "train-chunk.sh: MINUTES must be a whole number" >&2; exit 2; }
 config=${2:-fdikp-s-psnr}
+shift $(( $# < 2 ? $# : 2 ))
+extra=("$@")
 cd "$(dirname "$0")"
 run=checkpoints/$config
 mkdir -p "$run" runs
@@ -56,7 +62,7 @@ chunk() {
     started=$SECONDS
     status=0
     python3 -m fdikp.train --run "$run" "${recipe[@]}" "${machine[@]}" \
-      --max-minutes "$left" || status=$?
+      --max-minutes "$left" ${extra[@]+"${extra[@]}"} || status=$?
     [ "$status" = 0 ] && break
     if [ $((SECONDS - started)) -lt 120 ]; then
       echo "train-chunk.sh: the trainer failed at start (status $status); stopping"

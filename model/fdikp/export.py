@@ -47,6 +47,16 @@ METADATA_NAME = "fdikp.json"
 # The CPU sweet spot measured on 2 cores (see README, Performance): larger
 # tiles outgrow the caches and cost 2-3x more per pixel.
 RECOMMENDED_TILE_SIZE = 320
+# How each named configuration is listed to users (the dialog, the PDB
+# help, `--list-models`): the name scripts choose it by, its title and its
+# speed class ("fast" or "quality"). Other configurations are listed by
+# their configuration name.
+LISTING = {
+    "fdikp-s": ("FDIKP-S", "fast"),
+    "fdikp": ("FDIKP", "quality"),
+    "deeprftv2-s": ("DeepRFTv2-S", "fast"),
+    "deeprftv2": ("DeepRFTv2", "quality"),
+}
 RANDOM_INIT_SUMMARY = ("TEST ONLY: randomly initialised network (seed {}), "
                        "never trained; its output is meaningless")
 
@@ -189,11 +199,25 @@ def default_stages_of(net: Network) -> int:
     return getattr(net, "default_stages", TRAINED_STAGES)
 
 
+def listing(net: Network, name: Optional[str] = None,
+            title: Optional[str] = None,
+            speed_class: Optional[str] = None) -> Dict[str, str]:
+    """The metadata users choose the model by; None takes the
+    configuration's own (LISTING)."""
+    own_title, own_speed = LISTING.get(net.config.name,
+                                       (net.config.name, ""))
+    return {"name": name or net.config.name,
+            "title": title or own_title,
+            "speed_class": own_speed if speed_class is None else speed_class}
+
+
 def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
-             training: str) -> Dict[str, Union[str, int, float]]:
+             training: str, names: Optional[Dict[str, str]] = None
+             ) -> Dict[str, Union[str, int, float]]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        **(names or listing(net)),
         "architecture": architecture(net),
         "configuration": net.config.name,
         "network": json.dumps(net.config.to_dict(), sort_keys=True),
@@ -209,10 +233,12 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
 
 
 def export(net: Network, out: str, default_stages: Optional[int] = None,
-           training: str = "", memory_probe_side: int = 512
+           training: str = "", memory_probe_side: int = 512,
+           names: Optional[Dict[str, str]] = None
            ) -> Dict[str, Union[str, int, float]]:
     """Write `out`; returns the metadata stored in it. default_stages:
-    None is the network's own (3 for FDIKP, 1 for DeepRFTv2)."""
+    None is the network's own (3 for FDIKP, 1 for DeepRFTv2); names: the
+    name, title and speed class (listing(net) when None)."""
     if default_stages is None:
         default_stages = default_stages_of(net)
     if not 1 <= default_stages <= net.max_stages:
@@ -225,7 +251,7 @@ def export(net: Network, out: str, default_stages: Optional[int] = None,
         memory = measure_memory_bytes_per_pixel(
             probe_file, memory_probe_side,
             min(TRAINED_STAGES, net.max_stages))
-    info = metadata(net, default_stages, memory, training)
+    info = metadata(net, default_stages, memory, training, names)
     torch.jit.save(model, out,
                    _extra_files={METADATA_NAME: json.dumps(info, indent=1)})
     return info
@@ -277,6 +303,15 @@ def main(argv=None) -> int:
                         help="how the weights were trained (stored in the "
                              "file; default: the checkpoint's "
                              "'training_summary' entry)")
+    parser.add_argument("--name", metavar="NAME",
+                        help="the name scripts choose the model by "
+                             "(default: the configuration's, e.g. fdikp-s)")
+    parser.add_argument("--title", metavar="TEXT",
+                        help="the title menus show (default: the "
+                             "configuration's, e.g. FDIKP-S)")
+    parser.add_argument("--speed-class", choices=("fast", "quality"),
+                        help="shown after the title: fast or best quality "
+                             "(default: the configuration's)")
     parser.add_argument("--memory-probe-size", type=int, default=512,
                         metavar="PX",
                         help="side of the image used to measure memory per "
@@ -308,8 +343,11 @@ def main(argv=None) -> int:
             and args.stages_default > net.max_stages):
         parser.error(f"--stages-default: this network has at most "
                      f"{net.max_stages} stage(s)")
+    names = listing(net, args.name, args.title, args.speed_class)
+    if args.random_init and not args.title:
+        names["title"] = "Untrained " + names["title"] + " (tests only)"
     info = export(net, args.out, args.stages_default, training,
-                  args.memory_probe_size)
+                  args.memory_probe_size, names)
     print(json.dumps(info, indent=1))
     return 0
 

@@ -67,6 +67,7 @@ class ExportTest(unittest.TestCase):
             "base_multiple": int, "recommended_tile_size": int,
             "memory_bytes_per_pixel": (int, float), "parameters": int,
             "training": str, "configuration": str, "network": str,
+            "name": str, "title": str, "speed_class": str,
         }
         self.assertEqual(set(info), set(expected_types))
         for key, kind in expected_types.items():
@@ -75,6 +76,11 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(info["format_version"], 1)
         self.assertEqual(info["architecture"], "FDIKP")
         self.assertEqual(info["configuration"], "fdikp")
+        # How users choose it (engine/catalog.h); an untrained network's
+        # title says so.
+        self.assertEqual(info["name"], "fdikp")
+        self.assertEqual(info["title"], "Untrained FDIKP (tests only)")
+        self.assertEqual(info["speed_class"], "quality")
         # The configuration travels with the weights, as a JSON string
         # (the engine's metadata is a flat object).
         self.assertEqual(network_config(json.loads(info["network"])),

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "../check.h"
+#include "engine/catalog.h"
 #include "engine/engine.h"
+#include "engine/metadata.h"
 
 namespace {
 
@@ -366,6 +368,35 @@ TEST(metadata_is_read_and_default_for_bare_models) {
   CHECK(fdikp::inspect_model(fixture("identity-bare.pt"), fdikp::Device::Cpu, &bare).ok());
   CHECK_EQ(bare.architecture, "");
   CHECK_EQ(bare.base_multiple, 1);
+}
+
+TEST(the_catalog_reads_what_libtorch_reads_from_real_archives) {
+  // TorchScript's own archives, read without LibTorch, give the metadata
+  // LibTorch gives; a truncated one is named, not listed.
+  for (const char *name : {"needs-multiple.pt", "one-stage.pt", "identity-bare.pt"}) {
+    fdikp::ModelInfo loaded, listed;
+    CHECK(fdikp::inspect_model(fixture(name), fdikp::Device::Cpu, &loaded).ok());
+    std::string json, error;
+    CHECK(fdikp::read_archive_metadata_file(fixture(name), &json, &error));
+    CHECK_EQ(error, "");
+    CHECK(json.empty() || fdikp::read_model_metadata(json, &listed, &error));
+    CHECK_EQ(listed.architecture, loaded.architecture);
+    CHECK_EQ(listed.max_stages, loaded.max_stages);
+    CHECK_EQ(listed.base_multiple, loaded.base_multiple);
+  }
+  const fdikp::Catalog catalog = fdikp::list_models({fixture("models")});
+  std::string names;
+  for (const auto &model : catalog.models)
+    names += model.name + "|" + model.info.title + "|" + model.info.speed_class + " ";
+  CHECK_EQ(names, "plain|| test-identity|Test Identity|fast test-sharpen|Test Sharpen|quality ");
+  CHECK_EQ(catalog.problems.size(), 1u);
+  CHECK_CONTAINS(catalog.problems.at(0), "broken.pt: ");
+  // Chosen by name, the file runs.
+  std::string path, error;
+  CHECK(fdikp::resolve_model("Test Sharpen", catalog, &path, &error));
+  fdikp::ModelInfo info;
+  CHECK(fdikp::inspect_model(path, fdikp::Device::Cpu, &info).ok());
+  CHECK_EQ(info.title, "Test Sharpen");
 }
 
 TEST(runtime_summary_names_the_blas) {

@@ -100,4 +100,22 @@ TEST(unknown_format_and_newer_versions_are_refused) {
   CHECK_CONTAINS(error, "newer");
 }
 
+TEST(names_titles_and_speed_classes_are_checked) {
+  ModelInfo info;
+  std::string error;
+  CHECK(read_model_metadata(
+      R"({"name": "fdikp-s", "title": "FDIKP-S \u00e9", "speed_class": "fast"})", &info, &error));
+  CHECK_EQ(info.name, "fdikp-s");
+  CHECK_EQ(info.title, "FDIKP-S \xc3\xa9");
+  CHECK_EQ(info.speed_class, "fast");
+  const char *bad[] = {R"({"name": "a/b"})", R"({"name": ".hidden"})", R"({"name": "a b"})",
+                       R"({"title": "two\nlines"})", R"({"speed_class": 3})",
+                       R"({"name": "0123456789012345678901234567890123456789012345678901234567890123x"})"};
+  for (const char *json : bad) {
+    ModelInfo other;
+    CHECK(!read_model_metadata(json, &other, &error));
+    CHECK_CONTAINS(error, "its metadata is invalid");
+  }
+}
+
 CHECK_MAIN()

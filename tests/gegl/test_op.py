@@ -15,6 +15,15 @@ FIXTURES = os.environ["FDIKP_FIXTURES"]
 DATA = os.environ.get("FDIKP_DATA", "")
 PHOTOS = os.path.join(DATA, "real-noref")
 OP = "fdikp:defocus-deblur"
+# Prints the op's listing of installed models (the "model" property's
+# key that the GIMP plug-in reads, gegl-op/defocus-deblur.h).
+LISTING_KEY = """
+import gi
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl
+Gegl.init(None)
+print(Gegl.Operation.get_property_key("fdikp:defocus-deblur", "model", "fdikp-models"), end="")
+"""
 
 
 def fixture(name):
@@ -149,6 +158,58 @@ class OpThroughGeglCli(unittest.TestCase):
         explicit = self.out("explicit.png")
         self.deblur(self.photo, explicit, f"model={fixture('sharpen.pt')}", "tile-size=4096")
         self.assertTrue(np.array_equal(load(out), load(explicit)))
+
+    def with_models(self, *args, default=None):
+        """Runs gegl with the fixture model folder as the installed models
+        (and a default model, by name or path); returns its stderr."""
+        env = dict(os.environ, FDIKP_MODEL_PATH=fixture("models"))
+        if default:
+            env["FDIKP_DEFAULT_MODEL"] = default
+        done = subprocess.run([GEGL, *args], env=env, capture_output=True, text=True,
+                              errors="replace", timeout=600)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return done.stdout + done.stderr
+
+    def test_installed_models_are_chosen_by_name_or_title(self):
+        by_path = self.out("by-path.png")
+        self.deblur(self.photo, by_path, f"model={fixture('sharpen.pt')}", "tile-size=4096")
+        for given in ("test-sharpen", "TEST-SHARPEN", "Test Sharpen"):
+            with self.subTest(model=given):
+                out = self.out("by-name.png")
+                self.with_models(self.photo, "-o", out, "--", OP, f"model={given}",
+                                 "tile-size=4096")
+                self.assertTrue(np.array_equal(load(out), load(by_path)))
+        # The default model may be named too.
+        out = self.out("default-by-name.png")
+        self.with_models(self.photo, "-o", out, "--", OP, "tile-size=4096",
+                         default="test-sharpen")
+        self.assertTrue(np.array_equal(load(out), load(by_path)))
+
+    def test_an_unknown_name_says_what_is_installed_and_changes_nothing(self):
+        out = self.out("unknown-name.png")
+        warnings = self.with_models(self.photo, "-o", out, "--", OP, "model=sharpest")
+        self.assertIn('no installed model is named "sharpest", and there is no such file '
+                      "(installed: plain, test-identity, test-sharpen)", warnings)
+        self.assertIn("left unchanged", warnings)
+        self.assertTrue(np.array_equal(load(out), load(self.unchanged)))
+
+    def test_the_model_property_lists_the_installed_models(self):
+        info = self.with_models("--info", OP, default="test-identity")
+        self.assertIn("Installed: plain, test-identity = Test Identity (fast) (default), "
+                      "test-sharpen = Test Sharpen (best quality)", " ".join(info.split()))
+        # A damaged file is named, not listed.
+        self.assertIn("models/broken.pt: it is not a model archive", info)
+        # Hosts read the same list from the property's key.
+        listing = subprocess.run(
+            ["python3", "-c", LISTING_KEY], capture_output=True, text=True, check=True,
+            env=dict(os.environ, FDIKP_MODEL_PATH=fixture("models"),
+                     FDIKP_DEFAULT_MODEL=fixture("models/test-sharpen.pt"))).stdout
+        rows = [line.split("\t") for line in listing.splitlines()]
+        self.assertEqual(rows, [
+            ["plain", "plain", fixture("models/plain.pt"), ""],
+            ["test-identity", "Test Identity (fast)", fixture("models/test-identity.pt"), ""],
+            ["test-sharpen", "Test Sharpen (best quality)", fixture("models/test-sharpen.pt"),
+             "default"]])
 
     def test_tiny_images(self):
         for w, h in ((1, 1), (1, 5), (7, 1), (3, 2)):
