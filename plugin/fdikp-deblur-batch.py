@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """fdikp-deblur-batch: deblurs photos with GIMP's "Defocus Deblur" filter.
 
-usage: fdikp-deblur-batch -o OUTDIR [--model PATH] [--stages N]
+usage: fdikp-deblur-batch -o OUTDIR [--model NAME|FILE] [--stages N]
                           [--tile-size N] [--tile-overlap N]
                           [--device auto|cpu|cuda] FILE|GLOB...
+       fdikp-deblur-batch --list-models
 
 One gimp-console runs the PDB procedure plug-in-fdikp-deblur on every file
 and exports the result under OUTDIR with the same name, hence the same
@@ -26,6 +27,10 @@ import time
 _ = gettext.translation("@GETTEXT_PACKAGE@", "@LOCALEDIR@", fallback=True).gettext
 
 PROCEDURE = "plug-in-fdikp-deblur"
+OPERATION = "fdikp:defocus-deblur"
+# The op's listing of installed models: a key of its "model" property
+# (gegl-op/defocus-deblur.h, FDIKP_DEBLUR_MODELS_KEY).
+MODELS_KEY = "fdikp-models"
 
 # The engine's ranges and defaults (engine/option_limits.h), substituted at
 # configure time: (minimum, maximum, default).
@@ -116,6 +121,52 @@ def expand(patterns):
     return files
 
 
+def installed_models():
+    """The installed models as the GEGL operation lists them: a list of
+    (name, label, file, is_default); None when GEGL's Python bindings or the
+    operation are missing."""
+    try:
+        import gi
+        gi.require_version("Gegl", "0.4")
+        from gi.repository import Gegl
+    except (ImportError, ValueError):
+        return None
+    Gegl.init(None)
+    if not Gegl.has_operation(OPERATION):
+        return None
+    listing = Gegl.Operation.get_property_key(OPERATION, "model", MODELS_KEY) or ""
+    models = []
+    for line in listing.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 4:
+            models.append((fields[0], fields[1], fields[2], fields[3] == "default"))
+    return models
+
+
+def list_models():
+    models = installed_models()
+    if models is None:
+        print(_("The GEGL operation {op} is not installed, or GEGL's Python bindings are "
+                "missing").format(op=OPERATION), file=sys.stderr)
+        return 1
+    if not models:
+        print(_("No model is installed; give --model a model file"))
+        return 0
+    width = max(len(name) for name, *_rest in models)
+    for name, label, path, is_default in models:
+        print("{name}  {label}{default}\n{pad}  {path}".format(
+            name=name.ljust(width), label=label,
+            default=" " + _("(default)") if is_default else "", pad=" " * width, path=path))
+    return 0
+
+
+def model_argument(given):
+    """What the procedure's "model" gets: a file that exists, made absolute
+    (GIMP runs in another folder); otherwise the text, an installed
+    model's name or title, which the operation resolves."""
+    return os.path.abspath(given) if given and os.path.exists(given) else given
+
+
 def whole_number(limits):
     """An argparse type: an integer within limits = (minimum, maximum, _)."""
     minimum, maximum = limits[0], limits[1]
@@ -138,22 +189,33 @@ def parse_args(argv):
         prog="fdikp-deblur-batch",
         description=_("Deblur photos with GIMP's Defocus Deblur filter; the results go to "
                       "OUTDIR under the same names."))
-    parser.add_argument("files", nargs="+", metavar="FILE",
+    parser.add_argument("files", nargs="*", metavar="FILE",
                         help=_("photos to deblur (file names or glob patterns)"))
-    parser.add_argument("-o", "--output-dir", required=True, metavar="OUTDIR",
+    parser.add_argument("-o", "--output-dir", metavar="OUTDIR",
                         help=_("folder for the results (created if needed)"))
-    parser.add_argument("--model", default="",
-                        help=_("TorchScript model file; empty uses the installed default model"))
+    parser.add_argument("--model", default="", metavar="NAME|FILE",
+                        help=_("an installed model's name (see --list-models) or a TorchScript "
+                               "model file; empty uses the default model"))
+    parser.add_argument("--list-models", action="store_true",
+                        help=_("list the installed models and exit"))
     parser.add_argument("--stages", type=whole_number(STAGES), default=STAGES[2])
     parser.add_argument("--tile-size", type=whole_number(TILE_SIZE), default=TILE_SIZE[2])
     parser.add_argument("--tile-overlap", type=whole_number(TILE_OVERLAP),
                         default=TILE_OVERLAP[2])
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.list_models:
+        if not args.files:
+            parser.error(_("name at least one FILE to deblur"))
+        if not args.output_dir:
+            parser.error(_("-o/--output-dir is required"))
+    return args
 
 
 def main(argv):
     args = parse_args(argv)
+    if args.list_models:
+        return list_models()
     os.makedirs(args.output_dir, exist_ok=True)
     files = expand(args.files)
     failures = []
@@ -184,7 +246,7 @@ def main(argv):
                 "procedure": PROCEDURE,
                 "files": jobs,
                 "results": results_path,
-                "arguments": {"model": os.path.abspath(args.model) if args.model else "",
+                "arguments": {"model": model_argument(args.model),
                               "stages": args.stages, "tile-size": args.tile_size,
                               "tile-overlap": args.tile_overlap, "device": args.device},
             }, f)

@@ -18,6 +18,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "gegl-op/defocus-deblur.h"
+#include "model-chooser.h"
 #include "preview.h"
 
 #define PLUG_IN_PROC   "plug-in-fdikp-deblur"
@@ -317,6 +318,47 @@ show_zero_as_automatic (GimpProcedureDialog *dialog,
   gtk_spin_button_update (GTK_SPIN_BUTTON (spin));
 }
 
+/* The operation's properties that the dialog shows as GIMP makes them:
+ * all but "model", which gets the model chooser. Free with
+ * g_list_free_full (list, g_free). */
+static GList *
+settings_but_model (void)
+{
+  GParamSpec **props;
+  guint        n_props = 0;
+  GList       *names   = NULL;
+
+  props = gegl_operation_list_properties (OPERATION, &n_props);
+  for (guint i = 0; i < n_props; i++)
+    if (g_strcmp0 (g_param_spec_get_name (props[i]), "model") != 0)
+      names = g_list_append (names, g_strdup (g_param_spec_get_name (props[i])));
+  g_free (props);
+  return names;
+}
+
+/* The "Model" row: the op's label and description, and the chooser of
+ * the installed models ("Other file…" included). */
+static GtkWidget *
+model_row_new (GimpProcedureConfig *config)
+{
+  GParamSpec *spec    = gegl_operation_find_property (OPERATION, "model");
+  GPtrArray  *models  = deblur_models_installed ();
+  GtkWidget  *row     = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget  *chooser = deblur_model_chooser_new (G_OBJECT (config), "model", models);
+  GtkWidget  *label   = gtk_label_new_with_mnemonic (spec ? g_param_spec_get_nick (spec)
+                                                          : _("Model"));
+
+  g_ptr_array_unref (models);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), chooser);
+  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
+  if (spec)
+    gtk_widget_set_tooltip_text (label, g_param_spec_get_blurb (spec));
+  gtk_box_pack_start (GTK_BOX (row), label, FALSE, FALSE, 0);
+  gtk_box_pack_start (GTK_BOX (row), chooser, TRUE, TRUE, 0);
+  gtk_widget_show_all (row);
+  return row;
+}
+
 static gboolean
 deblur_into_shadow (GimpDrawable         *drawable,
                     GimpProcedureConfig  *config,
@@ -422,21 +464,32 @@ deblur_run (GimpProcedure        *procedure,
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
     {
-      GtkWidget *dialog;
-      gboolean   confirmed;
-
       DeblurPreview *preview = NULL;
+      GtkWidget     *dialog;
+      GtkWidget     *content;
+      GList         *settings;
+      gboolean       confirmed;
 
       gimp_ui_init (PLUG_IN_BINARY);
       dialog = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
                                           _("Defocus Deblur"));
+      content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
       show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
       show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
-      gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), NULL);
+      settings = settings_but_model ();
+      gimp_procedure_dialog_fill_list (GIMP_PROCEDURE_DIALOG (dialog), settings);
+      g_list_free_full (settings, g_free);
+      /* From the top: the preview, the model, the other settings. */
+      if (gegl_has_operation (OPERATION))
+        {
+          GtkWidget *row = model_row_new (config);
+
+          gtk_box_pack_start (GTK_BOX (content), row, FALSE, FALSE, 0);
+          gtk_box_reorder_child (GTK_BOX (content), row, 0);
+        }
       /* The preview shows the first drawable the filter will change. */
       if (work && gegl_has_operation (OPERATION))
         {
-          GtkWidget     *content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
           GeglRectangle  area;
 
           gimp_drawable_mask_intersect (work->data, &area.x, &area.y, &area.width, &area.height);

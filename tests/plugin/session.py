@@ -114,9 +114,15 @@ for kind in KINDS:
         case("sharpen-%s-%s" % (kind, precision), kind, precision,
              os.path.join(FIXTURES, "sharpen.pt"))
 
+# Installed models chosen by name and by title (FDIKP_MODEL_PATH is the
+# fixture model folder): the same pixels as the file.
+case("by-name", "rgba", "u8", "test-sharpen")
+case("by-title", "rgba", "u8", "Test Sharpen")
+
 for name, model in (("missing", "/nonexistent/folder/model.pt"),
                     ("not-a-model", os.path.join(FIXTURES, "random.pt")),
-                    ("throws", os.path.join(FIXTURES, "throws.pt"))):
+                    ("throws", os.path.join(FIXTURES, "throws.pt")),
+                    ("unknown-name", "sharpest")):
     case("error-" + name, "rgba", "u8", model)
     results["cases"]["error-" + name]["model"] = model
 

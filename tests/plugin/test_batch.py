@@ -2,12 +2,14 @@
 results in the output folder in the input's format, a corrupt file named and
 skipped, and a non-zero exit when anything failed."""
 
+import importlib.machinery
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 
 import numpy as np
@@ -65,6 +67,46 @@ class Arguments(unittest.TestCase):
                     self.assertIn("no such file", done.stdout)
 
 
+class Models(unittest.TestCase):
+    """--list-models names the installed models; --model takes a name or a
+    file, which GIMP gets as an absolute path."""
+
+    def test_list_models(self):
+        env = dict(os.environ, FDIKP_MODEL_PATH=os.path.join(FIXTURES, "models"),
+                   FDIKP_DEFAULT_MODEL=os.path.join(FIXTURES, "models", "test-identity.pt"),
+                   LANGUAGE="C")
+        done = subprocess.run([sys.executable, BATCH, "--list-models"], capture_output=True,
+                              text=True, env=env, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        lines = done.stdout.splitlines()
+        self.assertEqual([line.split()[0] for line in lines[::2]],
+                         ["plain", "test-identity", "test-sharpen"])
+        self.assertIn("Test Identity (fast) (default)", lines[2])
+        self.assertIn("Test Sharpen (best quality)", lines[4])
+        self.assertEqual(lines[5].strip(), os.path.join(FIXTURES, "models", "test-sharpen.pt"))
+        # Nothing installed: said so.
+        env["FDIKP_MODEL_PATH"] = ""
+        done = subprocess.run([sys.executable, BATCH, "--list-models"], capture_output=True,
+                              text=True, env=env, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("No model is installed", done.stdout)
+
+    def test_model_argument_is_a_name_or_an_absolute_file(self):
+        loader = importlib.machinery.SourceFileLoader("batch", BATCH)
+        batch = types.ModuleType(loader.name)
+        loader.exec_module(batch)
+        here = os.getcwd()
+        try:
+            os.chdir(FIXTURES)
+            self.assertEqual(batch.model_argument("sharpen.pt"),
+                             os.path.join(FIXTURES, "sharpen.pt"))
+            self.assertEqual(batch.model_argument("test-sharpen"), "test-sharpen")
+            self.assertEqual(batch.model_argument("Test Sharpen"), "Test Sharpen")
+            self.assertEqual(batch.model_argument(""), "")
+        finally:
+            os.chdir(here)
+
+
 class Batch(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -85,9 +127,11 @@ class Batch(unittest.TestCase):
             f.write(b"\xff\xd8\xff\xe0 this is not a JPEG " * 50)
         cls.inputs = inputs
         cls.output = os.path.join(cls.tmp.name, "out")
-        env = dict(os.environ, GIMP3_DIRECTORY=os.path.join(cls.tmp.name, "gimp3"))
+        # The model by its installed name (the fixture model folder).
+        env = dict(os.environ, GIMP3_DIRECTORY=os.path.join(cls.tmp.name, "gimp3"),
+                   FDIKP_MODEL_PATH=os.path.join(FIXTURES, "models"))
         cls.done = subprocess.run(
-            [sys.executable, BATCH, "--model", os.path.join(FIXTURES, "sharpen.pt"), "--tile-size", "256",
+            [sys.executable, BATCH, "--model", "test-sharpen", "--tile-size", "256",
              "-o", cls.output, os.path.join(inputs, "*.jpg"), os.path.join(inputs, "*.png")],
             capture_output=True, text=True, env=env, timeout=900)
 

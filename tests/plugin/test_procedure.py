@@ -38,7 +38,9 @@ class Procedure(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         with open(os.path.join(HERE, "session.py")) as f:
             code = f.read()
-        status, cls.log = run_python(code, env={"FDIKP_SESSION_OUT": cls.tmp.name})
+        status, cls.log = run_python(code, env={
+            "FDIKP_SESSION_OUT": cls.tmp.name,
+            "FDIKP_MODEL_PATH": os.path.join(FIXTURES, "models")})
         results = os.path.join(cls.tmp.name, "results.json")
         if status != 0 or not os.path.exists(results):
             raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
@@ -107,6 +109,7 @@ class Procedure(unittest.TestCase):
             "error-missing": "does not exist",
             "error-not-a-model": "is not a TorchScript model file",
             "error-throws": "fixture model failure",
+            "error-unknown-name": "(installed: plain, test-identity, test-sharpen)",
         }
         for name, needle in expectations.items():
             info = self.results["cases"][name]
@@ -116,6 +119,20 @@ class Procedure(unittest.TestCase):
                 self.assertIn(info["model"], info["message"])
                 np.testing.assert_array_equal(self.pixels(name, "after", info),
                                               self.pixels(name, "before", info))
+
+    def test_installed_models_are_chosen_by_name_or_title(self):
+        file = self.results["cases"]["sharpen-rgba-u8"]
+        for name in ("by-name", "by-title"):
+            info = self.results["cases"][name]
+            with self.subTest(name):
+                self.assertEqual(info["status"], "success", info["message"])
+                np.testing.assert_array_equal(self.pixels(name, "after", info),
+                                              self.pixels("sharpen-rgba-u8", "after", file))
+
+    def test_the_model_arguments_help_lists_the_installed_models(self):
+        blurb = self.results["signature"]["model"]["blurb"]
+        self.assertIn("Installed: plain, test-identity = Test Identity (fast), "
+                      "test-sharpen = Test Sharpen (best quality)", blurb)
 
     def test_plugin_and_live_filter_entry_give_the_same_pixels(self):
         agree = self.results["agree"]
