@@ -3,6 +3,7 @@
 #include "metadata.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -197,57 +198,83 @@ class Parser {
   std::string error_;
 };
 
-bool get_int(const std::map<std::string, MetadataValue> &values, const char *key, long long lo,
-             long long hi, long long *out, std::string *error) {
-  const auto it = values.find(key);
-  if (it == values.end()) return true;
-  const MetadataValue &v = it->second;
-  if (v.kind != MetadataValue::Kind::Number || v.number != std::floor(v.number) || v.number < lo ||
-      v.number > hi) {
-    *error = std::string("\"") + key + "\" must be a whole number from " + std::to_string(lo) +
-             " to " + std::to_string(hi);
-    return false;
-  }
-  *out = static_cast<long long>(v.number);
-  return true;
+// A number as the schema writes it: 1000000000 as 1e+09, 16 as 16.
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", value);
+  return text;
 }
 
-bool get_string(const std::map<std::string, MetadataValue> &values, const char *key,
-                std::string *out, std::string *error) {
-  const auto it = values.find(key);
-  if (it == values.end()) return true;
-  if (it->second.kind != MetadataValue::Kind::String) {
-    *error = std::string("\"") + key + "\" must be a string";
-    return false;
+// Checks one value against its schema entry; *error names the key.
+bool check_value(const metadata::Key &spec, const MetadataValue &v, std::string *error) {
+  const std::string key = std::string("\"") + spec.name + "\"";
+  switch (spec.type) {
+    case metadata::Type::INT:
+      if (v.kind != MetadataValue::Kind::Number || v.number != std::floor(v.number) ||
+          v.number < spec.minimum || v.number > spec.maximum) {
+        *error = key + " must be a whole number from " + number_text(spec.minimum) + " to " +
+                 number_text(spec.maximum);
+        return false;
+      }
+      return true;
+    case metadata::Type::NUMBER:
+      if (v.kind != MetadataValue::Kind::Number || !(v.number >= spec.minimum) ||
+          v.number > spec.maximum) {
+        *error = key + " must be a number from " + number_text(spec.minimum) + " to " +
+                 number_text(spec.maximum);
+        return false;
+      }
+      return true;
+    case metadata::Type::STRING:
+      if (v.kind != MetadataValue::Kind::String) {
+        *error = key + " must be a string";
+        return false;
+      }
+      return true;
+    case metadata::Type::NAME:
+    case metadata::Type::LABEL: {
+      // Shown in menus and typed in scripts: no control characters; a name
+      // also only ASCII letters, digits and - _ . + (no '/', which would
+      // make it a path), not starting with '.'.
+      const bool name = spec.type == metadata::Type::NAME;
+      bool ok = v.kind == MetadataValue::Kind::String && v.text.size() <= spec.longest &&
+                !(name && !v.text.empty() && v.text[0] == '.');
+      for (const char c : v.text) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        const bool word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                          (u >= '0' && u <= '9') || u == '-' || u == '_' || u == '.' || u == '+';
+        if (u < 0x20 || u == 0x7F || (name && !word)) ok = false;
+      }
+      if (!ok)
+        *error = key + " must be a string of at most " + std::to_string(spec.longest) +
+                 (name ? " letters, digits, '-', '_', '.' or '+', not starting with '.'"
+                       : " bytes without control characters");
+      return ok;
+    }
   }
-  *out = it->second.text;
-  return true;
+  return false;
 }
 
-// A string shown in menus and typed in scripts: at most `longest` bytes,
-// no control characters; a name also only ASCII letters, digits and - _ . +
-// (no '/', which would make it a path).
-bool get_label(const std::map<std::string, MetadataValue> &values, const char *key,
-               std::size_t longest, bool name, std::string *out, std::string *error) {
-  std::string text;
-  if (!get_string(values, key, &text, error)) return false;
-  bool ok = text.size() <= longest;
-  for (const char c : text) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    const bool word = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
-                      (u >= '0' && u <= '9') || u == '-' || u == '_' || u == '.' || u == '+';
-    if (u < 0x20 || u == 0x7F || (name && !word)) ok = false;
+// The checked values, read into ModelInfo's fields by key; a key that is
+// absent leaves the field as it was.
+class Fields {
+ public:
+  explicit Fields(const std::map<std::string, MetadataValue> &values) : values_(values) {}
+  void take(const char *key, std::string *field) const {
+    if (const MetadataValue *v = find(key)) *field = v->text;
   }
-  if (name && !text.empty() && text[0] == '.') ok = false;
-  if (!ok) {
-    *error = std::string("\"") + key + "\" must be at most " + std::to_string(longest) +
-             (name ? " letters, digits, '-', '_', '.' or '+', not starting with '.'"
-                   : " bytes without control characters");
-    return false;
+  template <typename Number>
+  void take(const char *key, Number *field) const {
+    if (const MetadataValue *v = find(key)) *field = static_cast<Number>(v->number);
   }
-  *out = text;
-  return true;
-}
+
+ private:
+  const MetadataValue *find(const char *key) const {
+    const auto it = values_.find(key);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+  const std::map<std::string, MetadataValue> &values_;
+};
 
 }  // namespace
 
@@ -267,61 +294,49 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
     *error = "its metadata is not valid JSON: " + why;
     return false;
   }
-  std::string format;
-  if (!get_string(values, "format", &format, &why)) {
-    *error = "its metadata is invalid: " + why;
-    return false;
+  for (const metadata::Key &spec : metadata::kKeys) {
+    const auto it = values.find(spec.name);
+    if (it != values.end() && !check_value(spec, it->second, &why)) {
+      *error = "its metadata is invalid: " + why;
+      return false;
+    }
   }
-  if (!format.empty() && format != "fdikp-deblur-model") {
+  const Fields fields(values);
+  std::string format;
+  fields.take("format", &format);
+  if (!format.empty() && format != FDIKP_METADATA_FORMAT) {
     *error = "its metadata names an unknown format \"" + format + "\"";
     return false;
   }
-  long long format_version = 1, default_stages = info->default_stages,
-            max_stages = info->max_stages, base_multiple = info->base_multiple,
-            tile = info->recommended_tile_size, parameters = info->parameters;
-  const bool ok =
-      get_int(values, "format_version", 1, 1000000, &format_version, &why) &&
-      get_string(values, "architecture", &info->architecture, &why) &&
-      get_string(values, "version", &info->version, &why) &&
-      get_string(values, "training", &info->training, &why) &&
-      get_label(values, "name", 64, true, &info->name, &why) &&
-      get_label(values, "title", 120, false, &info->title, &why) &&
-      get_label(values, "speed_class", 32, true, &info->speed_class, &why) &&
-      get_int(values, "max_stages", FDIKP_NETWORK_STAGES_MIN, FDIKP_STAGES_MAX, &max_stages, &why) &&
-      get_int(values, "default_stages", FDIKP_NETWORK_STAGES_MIN, max_stages, &default_stages, &why) &&
-      get_int(values, "base_multiple", 1, 1024, &base_multiple, &why) &&
-      get_int(values, "recommended_tile_size", 16, 16384, &tile, &why) &&
-      get_int(values, "parameters", 0, std::numeric_limits<int>::max(), &parameters, &why);
-  if (!ok) {
-    *error = "its metadata is invalid: " + why;
-    return false;
-  }
-  if (default_stages > max_stages) {
-    // Either key may be absent, so the range check on default_stages alone
-    // does not catch this.
-    *error = "its metadata is invalid: \"default_stages\" (" + std::to_string(default_stages) +
-             ") exceeds \"max_stages\" (" + std::to_string(max_stages) + ")";
-    return false;
-  }
-  if (format_version > 1) {
+  int format_version = FDIKP_METADATA_FORMAT_VERSION;
+  fields.take("format_version", &format_version);
+  if (format_version > FDIKP_METADATA_FORMAT_VERSION) {
     *error = "it was exported in metadata format " + std::to_string(format_version) +
-             ", newer than this filter reads (1): update the filter";
+             ", newer than this filter reads (" +
+             std::to_string(FDIKP_METADATA_FORMAT_VERSION) + "): update the filter";
     return false;
   }
-  const auto bpp = values.find("memory_bytes_per_pixel");
-  if (bpp != values.end()) {
-    if (bpp->second.kind != MetadataValue::Kind::Number || !(bpp->second.number >= 0.0) ||
-        bpp->second.number > 1e9) {
-      *error = "its metadata is invalid: \"memory_bytes_per_pixel\" must be a number from 0 to 1e9";
-      return false;
-    }
-    info->memory_bytes_per_pixel = bpp->second.number;
+  ModelInfo read = *info;
+  fields.take("architecture", &read.architecture);
+  fields.take("name", &read.name);
+  fields.take("title", &read.title);
+  fields.take("speed_class", &read.speed_class);
+  fields.take("version", &read.version);
+  fields.take("training", &read.training);
+  fields.take("default_stages", &read.default_stages);
+  fields.take("max_stages", &read.max_stages);
+  fields.take("base_multiple", &read.base_multiple);
+  fields.take("recommended_tile_size", &read.recommended_tile_size);
+  fields.take("memory_bytes_per_pixel", &read.memory_bytes_per_pixel);
+  fields.take("parameters", &read.parameters);
+  if (read.default_stages > read.max_stages) {
+    // Either key may be absent, so the ranges alone do not catch this.
+    *error = "its metadata is invalid: \"default_stages\" (" +
+             std::to_string(read.default_stages) + ") exceeds \"max_stages\" (" +
+             std::to_string(read.max_stages) + ")";
+    return false;
   }
-  info->default_stages = static_cast<int>(default_stages);
-  info->max_stages = static_cast<int>(max_stages);
-  info->base_multiple = static_cast<int>(base_multiple);
-  info->recommended_tile_size = static_cast<int>(tile);
-  info->parameters = parameters;
+  *info = read;
   return true;
 }
 

@@ -9,10 +9,23 @@
 
 #include <string>
 
+#include "metadata_schema.h"
 #include "option_limits.h"
 
 namespace fdikp {
 
+// The schema's defaults (metadata_schema.h), evaluated at compile time.
+namespace fallback {
+constexpr int default_stages = static_cast<int>(metadata::key("default_stages").fallback);
+constexpr int max_stages = static_cast<int>(metadata::key("max_stages").fallback);
+constexpr int base_multiple = static_cast<int>(metadata::key("base_multiple").fallback);
+constexpr int recommended_tile_size =
+    static_cast<int>(metadata::key("recommended_tile_size").fallback);
+constexpr double memory_bytes_per_pixel = metadata::key("memory_bytes_per_pixel").fallback;
+constexpr long long parameters = static_cast<long long>(metadata::key("parameters").fallback);
+}  // namespace fallback
+
+// A file without metadata, or without a key, has the schema's defaults.
 struct ModelInfo {
   std::string architecture;     // "" when the file carries no metadata
   // How users choose and see it (catalog.h): a short name for scripts
@@ -23,14 +36,13 @@ struct ModelInfo {
   std::string speed_class;
   std::string version;
   std::string training;
-  int default_stages = FDIKP_TRAINED_STAGES;
-  int max_stages = FDIKP_STAGES_MAX;
-  int base_multiple = 1;        // H, W padded to size_multiple(base_multiple, stages)
-  // The tile the automatic choice takes on the CPU (memory permitting): the
-  // cache-friendly size that model/fdikp/export.py writes for FDIKP.
-  int recommended_tile_size = 320;
-  double memory_bytes_per_pixel = 0;  // 0 = unknown
-  long long parameters = 0;
+  int default_stages = fallback::default_stages;
+  int max_stages = fallback::max_stages;
+  int base_multiple = fallback::base_multiple;  // sides padded to size_multiple(base_multiple, stages)
+  // The tile the automatic choice takes on the CPU (memory permitting).
+  int recommended_tile_size = fallback::recommended_tile_size;
+  double memory_bytes_per_pixel = fallback::memory_bytes_per_pixel;  // 0 = unknown
+  long long parameters = fallback::parameters;
 };
 
 // The multiple of which a model's input sides must be for `stages` stages:

@@ -110,8 +110,10 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "fdikp-engine-run: %s\n", status.message().c_str());
       return 1;
     }
-    std::printf("architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
+    std::printf("name=%s title=\"%s\" speed_class=%s "
+                "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
                 "recommended_tile_size=%d parameters=%lld\n",
+                info.name.c_str(), info.title.c_str(), info.speed_class.c_str(),
                 info.architecture.c_str(), info.version.c_str(), info.default_stages,
                 info.max_stages, info.base_multiple, info.recommended_tile_size,
                 info.parameters);

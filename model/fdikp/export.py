@@ -31,6 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
+from .contract import (METADATA_FORMAT, METADATA_FORMAT_VERSION,
+                       METADATA_KEYS, check_metadata)
 from .deeprftv2 import ARCHITECTURE as DEEPRFTV2
 from .deeprftv2 import CONFIGS as DEEPRFTV2_CONFIGS
 from .deeprftv2 import DeepRFTv2, DeepRFTv2Config, deeprftv2_config
@@ -41,12 +43,11 @@ from .network import (FDIKP, MAX_STAGES, TRAINED_STAGES, NetworkConfig, crop,
 # stage_outputs(x, stages) and config.
 Network = Union[FDIKP, DeepRFTv2]
 
-FORMAT = "fdikp-deblur-model"
-FORMAT_VERSION = 1
 METADATA_NAME = "fdikp.json"
 # The CPU sweet spot measured on 2 cores (see README, Performance): larger
-# tiles outgrow the caches and cost 2-3x more per pixel.
-RECOMMENDED_TILE_SIZE = 320
+# tiles outgrow the caches and cost 2-3x more per pixel. The schema's
+# default, so a model without the key gets the same.
+RECOMMENDED_TILE_SIZE = int(METADATA_KEYS["recommended_tile_size"].default)
 # How each named configuration is listed to users (the dialog, the PDB
 # help, `--list-models`): the name scripts choose it by, its title and its
 # speed class ("fast" or "quality"). Other configurations are listed by
@@ -214,9 +215,9 @@ def listing(net: Network, name: Optional[str] = None,
 def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
              training: str, names: Optional[Dict[str, str]] = None
              ) -> Dict[str, Union[str, int, float]]:
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+    info = {
+        "format": METADATA_FORMAT,
+        "format_version": METADATA_FORMAT_VERSION,
         **(names or listing(net)),
         "architecture": architecture(net),
         "configuration": net.config.name,
@@ -230,6 +231,8 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
         "parameters": sum(p.numel() for p in net.parameters()),
         "training": training,
     }
+    check_metadata(info)  # what the engine would refuse is not written
+    return info
 
 
 def export(net: Network, out: str, default_stages: Optional[int] = None,

@@ -20,13 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .contract import LIMITS
 from .dsrm import DSRM
 from .fikp import FIKP, NUM_KERNELS
 from .layers import ONEDNN_BLOCK
 
 BASE_MULTIPLE = 4  # the DSRM downsamples twice
-MAX_STAGES = 5
-TRAINED_STAGES = 3
+# The engine's limits (engine/option_limits.h): the most stages a network
+# runs, and the stages FDIKP is trained with and runs by default.
+MAX_STAGES = LIMITS["FDIKP_STAGES_MAX"]
+TRAINED_STAGES = LIMITS["FDIKP_TRAINED_STAGES"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import torch
 
 from fdikp.export import (DeblurModel, read_metadata,
                           state_dict_from_checkpoint)
+from fdikp.contract import METADATA_KEYS
 from fdikp.network import FDIKP, network_config
 
 torch.set_num_threads(2)
@@ -70,6 +71,8 @@ class ExportTest(unittest.TestCase):
             "name": str, "title": str, "speed_class": str,
         }
         self.assertEqual(set(info), set(expected_types))
+        # Every key the engine's schema defines, and nothing else.
+        self.assertEqual(set(info), set(METADATA_KEYS))
         for key, kind in expected_types.items():
             self.assertIsInstance(info[key], kind, key)
         self.assertEqual(info["format"], "fdikp-deblur-model")
