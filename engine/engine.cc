@@ -543,6 +543,19 @@ void clear_model_cache() {
 
 namespace {
 
+// Runs body, turning what LibTorch or the standard library throws into a
+// failure for the user (plan() and run() share it).
+template <typename Body>
+Status guarded(Body &&body) {
+  try {
+    return body();
+  } catch (const c10::Error &e) {
+    return Status::failure(summarize(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    return Status::failure(summarize(e.what()));
+  }
+}
+
 // plan() with what run() needs beyond it: the loaded model.
 struct Prepared {
   torch::Device device = torch::kCPU;
@@ -580,7 +593,7 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
 Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnings) {
   if (options.model_path.empty()) return Status::failure("no model file given");
   default_threads();
-  try {
+  return guarded([&] {
     Prepared prepared;
     const Status status = prepare(options, &prepared, warnings);
     if (!status.ok()) return status;
@@ -589,11 +602,7 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
     plan->tile_size = prepared.tile;
     plan->multiple = prepared.multiple;
     return status;
-  } catch (const c10::Error &e) {
-    return Status::failure(summarize(e.what_without_backtrace()));
-  } catch (const std::exception &e) {
-    return Status::failure(summarize(e.what()));
-  }
+  });
 }
 
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks, RunInfo *info) {
@@ -610,9 +619,9 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
           "LibTorch is using the reference BLAS, which makes deblurring about 3x slower: install "
           "OpenBLAS (Debian: libopenblas0-pthread)");
   });
-  try {
+  return guarded([&]() -> Status {
     Prepared prepared;
-    status = prepare(options, &prepared, &ri.warnings);
+    Status status = prepare(options, &prepared, &ri.warnings);
     if (!status.ok()) return status;
     torch::Device device = prepared.device;
     std::shared_ptr<const LoadedModel> model = prepared.model;
@@ -663,11 +672,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
           break;
       }
     }
-  } catch (const c10::Error &e) {
-    return Status::failure(summarize(e.what_without_backtrace()));
-  } catch (const std::exception &e) {
-    return Status::failure(summarize(e.what()));
-  }
+  });
 }
 
 Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
