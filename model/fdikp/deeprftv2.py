@@ -30,14 +30,14 @@ custom kernels), runs on the CPU, and scripts with torch.jit.script +
 torch.jit.freeze through fdikp.export's DeblurModel.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import ONEDNN_BLOCK, BlockAlignedConv2d
+from .layers import ONEDNN_BLOCK, BlockAlignedConv2d, SizesConfig
 
 ARCHITECTURE = "DeepRFTv2"
 # Three levels in each sub-U-Net, and the half-scale sub-U-Net starts at
@@ -50,7 +50,7 @@ MIN_ALPHA = 1e-3
 
 
 @dataclass(frozen=True)
-class DeepRFTv2Config:
+class DeepRFTv2Config(SizesConfig):
     """The sizes of one DeepRFTv2 network; every part is there whatever the
     sizes. Travels with the weights (checkpoints and fdikp.json), with an
     `architecture` key that tells it from an FDIKP configuration."""
@@ -83,25 +83,16 @@ class DeepRFTv2Config:
                              "%r" % (self,))
 
     def to_dict(self) -> Dict[str, Union[str, int, bool, List[int]]]:
-        out = asdict(self)
-        for key in ("encoder_blocks", "decoder_blocks", "kernel_blocks"):
-            out[key] = list(getattr(self, key))
-        out["architecture"] = ARCHITECTURE
-        return out
+        return {**super().to_dict(), "architecture": ARCHITECTURE}
 
-    @staticmethod
-    def from_dict(values: Dict) -> "DeepRFTv2Config":
+    @classmethod
+    def from_dict(cls, values: Dict) -> "DeepRFTv2Config":
         values = dict(values)
         architecture = values.pop("architecture", ARCHITECTURE)
         if architecture != ARCHITECTURE:
             raise ValueError("not a DeepRFTv2 configuration: architecture "
                              + repr(architecture))
-        known = {f.name for f in fields(DeepRFTv2Config)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError("unknown network options: "
-                             + ", ".join(sorted(unknown)))
-        return DeepRFTv2Config(**values)
+        return super().from_dict(values)
 
 
 # The named configurations. "deeprftv2" is the size of the authors' defocus

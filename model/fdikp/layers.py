@@ -1,7 +1,29 @@
-"""Layers shared by the FDIKP modules."""
+"""Layers shared by the FDIKP modules, and what both networks'
+configurations share."""
+
+from dataclasses import asdict, fields
+from typing import Dict
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+class SizesConfig:
+    """to_dict/from_dict of a network's frozen dataclass of sizes, as it
+    travels with the weights (checkpoints, fdikp.json): tuples as JSON
+    lists, unknown options refused."""
+
+    def to_dict(self) -> Dict:
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Dict):
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError("unknown network options: "
+                             + ", ".join(sorted(unknown)))
+        return cls(**values)
+
 
 ONEDNN_BLOCK = 16
 # Strided convolutions need their input channels in multiples of 32 (see

@@ -13,7 +13,7 @@ coefficient per kernel, shared by R, G and B). Because nothing is
 stage-specific, the number of stages is an argument of forward().
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Dict, List, Tuple, Union
 
 import torch
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from .contract import LIMITS
 from .dsrm import DSRM
 from .fikp import FIKP, NUM_KERNELS
-from .layers import ONEDNN_BLOCK
+from .layers import ONEDNN_BLOCK, SizesConfig
 
 BASE_MULTIPLE = 4  # the DSRM downsamples twice
 # The engine's limits (engine/option_limits.h): the most stages a network
@@ -33,7 +33,7 @@ TRAINED_STAGES = LIMITS["FDIKP_TRAINED_STAGES"]
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(SizesConfig):
     """The sizes of one FDIKP network; every part of the architecture is
     there whatever the sizes. Travels with the weights (checkpoints and
     the exported file's fdikp.json)."""
@@ -68,21 +68,6 @@ class NetworkConfig:
                            tuple(int(n) for n in self.encoder_blocks))
         object.__setattr__(self, "decoder_blocks",
                            tuple(int(n) for n in self.decoder_blocks))
-
-    def to_dict(self) -> Dict[str, Union[str, int, bool, List[int]]]:
-        out = asdict(self)
-        out["encoder_blocks"] = list(self.encoder_blocks)
-        out["decoder_blocks"] = list(self.decoder_blocks)
-        return out
-
-    @staticmethod
-    def from_dict(values: Dict) -> "NetworkConfig":
-        known = {f.name for f in fields(NetworkConfig)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError("unknown network options: "
-                             + ", ".join(sorted(unknown)))
-        return NetworkConfig(**values)
 
 
 # The named configurations. "fdikp" is the paper's size (5.67 M

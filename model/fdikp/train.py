@@ -175,24 +175,33 @@ def scale_loss(estimate: Tensor, target: Tensor,
     return per_image_loss(estimate, target, lpips).mean()
 
 
-def at_scale(image: Tensor, like: Tensor) -> Tensor:
-    """`image` halved (down2) until it has `like`'s height: the target or
-    the input at an output's scale."""
-    while image.shape[2] > like.shape[2]:
-        image = down2(image)
-    if image.shape[2:] != like.shape[2:]:
+class Pyramid:
+    """An image and its halvings (down2), each computed once: the target or
+    the input at every output's scale."""
+
+    def __init__(self, image: Tensor):
+        self.levels = [image]
+
+    def like(self, other: Tensor) -> Tensor:
+        """The level with `other`'s size."""
+        while self.levels[-1].shape[2] > other.shape[2]:
+            self.levels.append(down2(self.levels[-1]))
+        for level in self.levels:
+            if level.shape[2:] == other.shape[2:]:
+                return level
         raise ValueError("an output of %s is no power-of-2 scale of the "
-                         "image's %s" % (tuple(like.shape[2:]),
-                                         tuple(image.shape[2:])))
-    return image
+                         "image's %s" % (tuple(other.shape[2:]),
+                                         tuple(self.levels[0].shape[2:])))
 
 
 def _scales(outputs: Sequence[Tensor], sharp: Tensor):
     """(w, y, target) of every output: target = sharp at y's scale k
     (y's side is sharp's / 2^k), w = SCALE_WEIGHTS[k]. FDIKP gives one
-    output per scale; DeepRFTv2's all_outputs several at each of two."""
+    output per scale; DeepRFTv2's all_outputs several at each of two (each
+    halving of sharp is computed once)."""
+    targets = Pyramid(sharp)
     for estimate in outputs:
-        target = at_scale(sharp, estimate)
+        target = targets.like(estimate)
         k = (sharp.shape[2] // target.shape[2]).bit_length() - 1
         yield SCALE_WEIGHTS[min(k, len(SCALE_WEIGHTS) - 1)], estimate, target
 
@@ -222,9 +231,10 @@ def gain_loss(outputs: Sequence[Tensor], blurry: Tensor, sharp: Tensor,
     +0.1-0.3 dB while costing sharp crops 1-14 dB, see model/README.md)."""
     total = sharp.new_zeros((), dtype=torch.float32)
     weights = 0.0
+    inputs = Pyramid(blurry)
     for weight, estimate, target in _scales(outputs, sharp):
         with torch.no_grad():
-            reference = per_image_loss(at_scale(blurry, estimate), target,
+            reference = per_image_loss(inputs.like(estimate), target,
                                        lpips)
         mine = per_image_loss(estimate, target, lpips)
         total = total + weight * (10.0 * torch.log10(
@@ -708,8 +718,9 @@ class Trainer:
                 # The same loss for the blurry input itself in each
                 # output's place: the model helps on this batch when its
                 # loss is below this one.
+                inputs = Pyramid(blurry)
                 self.input_losses.append(float(multiscale_loss(
-                    [at_scale(blurry, y) for y in outputs], sharp)))
+                    [inputs.like(y) for y in outputs], sharp)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
