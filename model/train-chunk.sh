@@ -26,7 +26,8 @@ if pgrep -f "fdikp.train --run $run" >/dev/null; then
   echo "train-chunk.sh: $run is already training" >&2
   exit 1
 fi
-# The recipe (used when the run starts; a resumed run keeps its own).
+# The recipe (used when the run starts; a resumed run keeps its own, except
+# the chunk options, train.CHUNK_OPTIONS, which are given again each time).
 recipe=(--steps 1000000 --phase2-steps 0 --milestones ""
         --batch 8 --crop 128 --stages 3 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
         --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
@@ -36,8 +37,10 @@ case $config in
   # Per-image dB gain over the input, from fdikp-s's weights at step 2023
   # on new batches (seed 1; the pooled loss had taught it to sharpen heavy blur at the cost of
   # nearly sharp images: model/README.md, "Where the fdikp-s curve stands").
+  # Its rate went down to 1e-4 at step 1631 (chunk 2); the recipe's --lr is
+  # a chunk option, given at every resume, so it is kept here.
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
-                         --init-from checkpoints/fdikp-s/last.pt) ;;
+                         --init-from checkpoints/fdikp-s/last.pt --lr 1e-4) ;;
   # The equal-budget comparison of the two architectures (model/README.md,
   # DeepRFTv2): both from their identity start, the same loss and seed.
   cmp-fdikp-s) recipe+=(--network fdikp-s --loss psnr) ;;
