@@ -116,19 +116,23 @@ model_folders (void)
  * a path: engine/catalog.h); empty names the default model,
  * $FDIKP_DEFAULT_MODEL (a name or a path) when set, otherwise the one
  * installed with the filter. The folders are listed only for a name. */
+static std::string
+model_wanted (const gchar *given)
+{
+  const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
+
+  if (given && *given)
+    return given;
+  return (env && *env) ? env : FDIKP_DEFAULT_MODEL;
+}
+
 static bool
 model_file (const gchar *given,
             std::string *path,
             std::string *error)
 {
-  std::string wanted = given ? given : "";
+  const std::string wanted = model_wanted (given);
 
-  if (wanted.empty ())
-    {
-      const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
-
-      wanted = (env && *env) ? env : FDIKP_DEFAULT_MODEL;
-    }
   if (wanted.find ('/') != std::string::npos)
     {
       *path = wanted;
@@ -180,7 +184,8 @@ installed (void)
 
       for (const std::string &problem : catalog.problems)
         g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());
-      model_file (NULL, &default_path, &error);
+      /* The default among the folders just listed, not listed again. */
+      fdikp::resolve_model (model_wanted (NULL), catalog, &default_path, &error);
       for (const fdikp::InstalledModel &model : catalog.models)
         {
           const bool is_default = same_file (model.path, default_path);
