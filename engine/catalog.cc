@@ -2,9 +2,13 @@
 
 #include "catalog.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "metadata.h"
@@ -86,8 +90,7 @@ bool find_directory(const ByteSource &source, std::uint64_t *offset, std::uint64
     const std::uint64_t end_at = tail_start + at;
     std::string locator, record;
     if (end_at < 20 || !read_at(source, end_at - 20, 20, &locator) ||
-        le(&locator[0], 4) != kZip64Locator ||
-        !read_at(source, le64(&locator[8]), 56, &record) ||
+        le(&locator[0], 4) != kZip64Locator || !read_at(source, le64(&locator[8]), 56, &record) ||
         le(&record[0], 4) != kZip64EndOfDirectory) {
       *error = "its zip64 directory record is missing or damaged";
       return false;
@@ -216,7 +219,36 @@ bool read_archive_metadata_file(const std::string &path, std::string *json, std:
   return read_archive_metadata(source, json, error);
 }
 
-Catalog list_models(const std::vector<std::string> &folders) {
+namespace {
+
+// What one model file says about itself: its listing, or why it has none.
+struct FileEntry {
+  bool listed = false;
+  InstalledModel model;
+  std::string problem;  // "FILE: why" when not listed
+};
+
+FileEntry read_file_entry(const std::string &path) {
+  FileEntry entry;
+  entry.model.path = path;
+  std::string json, why;
+  // A model file without metadata is listed by its file name (the engine
+  // runs such files with default settings).
+  if (!read_archive_metadata_file(path, &json, &why) ||
+      (!json.empty() && !read_model_metadata(json, &entry.model.info, &why))) {
+    entry.problem = path + ": " + why;
+    return entry;
+  }
+  entry.model.name = entry.model.info.name.empty() ? std::filesystem::path(path).stem().string()
+                                                   : entry.model.info.name;
+  entry.listed = true;
+  return entry;
+}
+
+// The folders' *.pt files in order, each read by `read`; the first of two
+// files with one name (in any case) is listed, the second is a problem.
+Catalog list_with(const std::vector<std::string> &folders,
+                  const std::function<FileEntry(const std::string &)> &read) {
   namespace fs = std::filesystem;
   Catalog catalog;
   std::set<std::string> names;  // lower case: names are matched in any case
@@ -231,27 +263,50 @@ Catalog list_models(const std::vector<std::string> &folders) {
     }
     std::sort(files.begin(), files.end());
     for (const std::string &path : files) {
-      InstalledModel model;
-      model.path = path;
-      std::string json, why;
-      // A model file without metadata is listed by its file name (the
-      // engine runs such files with default settings).
-      if (!read_archive_metadata_file(path, &json, &why) ||
-          (!json.empty() && !read_model_metadata(json, &model.info, &why))) {
-        catalog.problems.push_back(path + ": " + why);
+      FileEntry entry = read(path);
+      if (!entry.listed) {
+        catalog.problems.push_back(entry.problem);
         continue;
       }
-      model.name = model.info.name.empty() ? fs::path(path).stem().string() : model.info.name;
-      if (!names.insert(lower(model.name)).second) {
-        catalog.problems.push_back(path + ": the name \"" + model.name +
+      if (!names.insert(lower(entry.model.name)).second) {
+        catalog.problems.push_back(path + ": the name \"" + entry.model.name +
                                    "\" is taken by a model listed before it; choose this one "
                                    "by its path");
         continue;
       }
-      catalog.models.push_back(std::move(model));
+      catalog.models.push_back(std::move(entry.model));
     }
   }
   return catalog;
+}
+
+}  // namespace
+
+Catalog list_models(const std::vector<std::string> &folders) {
+  return list_with(folders, read_file_entry);
+}
+
+Catalog list_models_cached(const std::vector<std::string> &folders) {
+  struct Cached {
+    off_t size;
+    std::int64_t mtime_ns;
+    FileEntry entry;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Cached> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  return list_with(folders, [](const std::string &path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return read_file_entry(path);  // gone: say why
+    const std::int64_t mtime_ns =
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    auto it = cache.find(path);
+    if (it == cache.end() || it->second.size != st.st_size || it->second.mtime_ns != mtime_ns) {
+      Cached fresh{st.st_size, mtime_ns, read_file_entry(path)};
+      it = cache.insert_or_assign(path, std::move(fresh)).first;
+    }
+    return it->second.entry;
+  });
 }
 
 bool resolve_model(const std::string &given, const Catalog &catalog, std::string *path,

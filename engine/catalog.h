@@ -39,6 +39,13 @@ struct Catalog {
 // Lists the *.pt files of each folder; a missing folder is skipped.
 Catalog list_models(const std::vector<std::string> &folders);
 
+// The same for a caller that lists the same folders again and again (the op
+// resolves a model name for every region it computes): the folders are
+// listed each time, but a file's metadata is read again only when its size
+// or modification time changed, as the engine's own model cache decides.
+// Thread-safe.
+Catalog list_models_cached(const std::vector<std::string> &folders);
+
 // The model a user asked for, as a file path:
 //  - "" stays "" (the caller's default model);
 //  - text containing '/' is a path;

@@ -15,9 +15,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
-#include <climits>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -121,7 +121,8 @@ streaming::TileMemo tile_memo(std::size_t(128) << 20);
 // Layout of an N x 3 x H x W input for the model: channels-last for a
 // rewritten graph (free when the data is interleaved RGB already).
 torch::Tensor model_layout(const torch::Tensor &x, const LoadedModel &model) {
-  return x.contiguous(model.channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  return x.contiguous(model.channels_last ? at::MemoryFormat::ChannelsLast
+                                          : at::MemoryFormat::Contiguous);
 }
 
 struct CacheEntry {
@@ -142,7 +143,8 @@ Status check_file(const std::string &path, struct stat *st) {
     return Status::failure("cannot read model file " + quoted(path) + ": " + std::strerror(errno));
   }
   if (S_ISDIR(st->st_mode))
-    return Status::failure("model file " + quoted(path) + " is a directory, not a TorchScript file");
+    return Status::failure("model file " + quoted(path) +
+                           " is a directory, not a TorchScript file");
   if (st->st_size == 0)
     return Status::failure("model file " + quoted(path) + " is empty, not a TorchScript file");
   std::ifstream probe(path, std::ios::binary);
@@ -162,19 +164,21 @@ std::string describe_schema(const torch::jit::Method &forward) {
 // sides are multiples of base_multiple * 2^(stages - 1).
 Status check_contract(const std::string &path, LoadedModel *model) {
   const auto forward = model->module.find_method("forward");
-  if (!forward) return Status::failure(quoted(path) + " has no forward method, so it is not a model");
+  if (!forward)
+    return Status::failure(quoted(path) + " has no forward method, so it is not a model");
   const auto &schema = forward->function().getSchema();
   const auto &args = schema.arguments();
-  const bool signature_ok = args.size() == 3 && args[1].type()->kind() == c10::TypeKind::TensorType &&
+  const bool signature_ok = args.size() == 3 &&
+                            args[1].type()->kind() == c10::TypeKind::TensorType &&
                             args[2].type()->kind() == c10::TypeKind::IntType;
   if (!signature_ok) {
     return Status::failure(quoted(path) +
                            " does not follow the model contract: forward must take (image: Tensor, "
-                           "stages: int), but it is " + describe_schema(*forward));
+                           "stages: int), but it is " +
+                           describe_schema(*forward));
   }
   const ModelInfo &info = model->info;
-  const int side =
-      std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
+  const int side = std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
   const auto options = torch::TensorOptions().dtype(torch::kFloat32);
   // A smooth, non-constant probe: constant images hide channel mix-ups.
   const auto ramp = torch::linspace(0.1, 0.9, side, options);
@@ -190,8 +194,8 @@ Status check_contract(const std::string &path, LoadedModel *model) {
     result = model->module.forward({probe, static_cast<int64_t>(info.default_stages)});
   } catch (const c10::Error &e) {
     return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
-                           std::to_string(side) + " test image: " +
-                           summarize(e.what_without_backtrace()));
+                           std::to_string(side) +
+                           " test image: " + summarize(e.what_without_backtrace()));
   } catch (const std::exception &e) {
     return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
                            std::to_string(side) + " test image: " + summarize(e.what()));
@@ -238,11 +242,11 @@ Status load_module(const std::string &path, torch::Device device, LoadedModel *m
     if (device.is_cuda() && !mentions_out_of_memory(why) &&
         why.find("PytorchStreamReader") == std::string::npos)
       return Status::failure("could not load " + quoted(path) + " onto CUDA: " + summarize(why));
-    return Status::failure(quoted(path) + " is not a TorchScript model file (LibTorch: " +
-                           summarize(why) + ")");
+    return Status::failure(quoted(path) +
+                           " is not a TorchScript model file (LibTorch: " + summarize(why) + ")");
   } catch (const std::exception &e) {
-    return Status::failure(quoted(path) + " is not a TorchScript model file (" + summarize(e.what()) +
-                           ")");
+    return Status::failure(quoted(path) + " is not a TorchScript model file (" +
+                           summarize(e.what()) + ")");
   }
   return Status::success();
 }
@@ -294,10 +298,8 @@ Status load_uncached(const std::string &path, torch::Device device,
     if (!read_model_metadata(json, &model->info, &why))
       return Status::failure(quoted(path) + ": " + why);
   }
-  if (device.is_cuda())
-    model->graph = "as saved (CUDA)";
-  else
-    optimize_cpu_graph(model.get(), cpu_graph_choice());
+  if (device.is_cuda()) model->graph = "as saved (CUDA)";
+  else optimize_cpu_graph(model.get(), cpu_graph_choice());
   Status contract = check_contract(path, model.get());
   if (!contract.ok() && model->channels_last) {
     // The rewritten graph failed where the saved one may not: load the file
@@ -326,20 +328,23 @@ void use_simple_executor() {
 Status load_model(const std::string &path, torch::Device device,
                   std::shared_ptr<const LoadedModel> *out) {
   use_simple_executor();
-  struct stat st {};
+  struct stat st{};
   Status file = check_file(path, &st);
   if (!file.ok()) return file;
-  const long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  const long long mtime_ns =
+      static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
   const auto key = std::make_pair(path, device.str());
   std::lock_guard<std::mutex> lock(cache_mutex);
   const auto hit = model_cache.find(key);
-  if (hit != model_cache.end() && hit->second.mtime_ns == mtime_ns && hit->second.size == st.st_size) {
+  if (hit != model_cache.end() && hit->second.mtime_ns == mtime_ns &&
+      hit->second.size == st.st_size) {
     *out = hit->second.model;
     return Status::success();
   }
   model_cache.erase(key);
   Status loaded = load_uncached(path, device, out);
-  if (loaded.ok()) model_cache[key] = CacheEntry{mtime_ns, static_cast<long long>(st.st_size), *out};
+  if (loaded.ok())
+    model_cache[key] = CacheEntry{mtime_ns, static_cast<long long>(st.st_size), *out};
   return loaded;
 }
 
@@ -415,8 +420,8 @@ using streaming::PassResult;
 
 PassResult classify(const std::string &what, const LoadedModel &model, const std::string &path) {
   if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
-  if (model.device.is_cuda() && (what.find("CUDA") != std::string::npos ||
-                                  what.find("cuda") != std::string::npos))
+  if (model.device.is_cuda() &&
+      (what.find("CUDA") != std::string::npos || what.find("cuda") != std::string::npos))
     return {Outcome::DeviceFault, summarize(what)};
   return {Outcome::Failed, quoted(path) + " failed: " + summarize(what)};
 }
@@ -440,8 +445,8 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
     auto y = result.toTensor();
     if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
       std::ostringstream why;
-      why << quoted(path) << " returned shape " << y.sizes() << " for a tile of shape "
-          << x.sizes() << " (it must be the same, float32)";
+      why << quoted(path) << " returned shape " << y.sizes() << " for a tile of shape " << x.sizes()
+          << " (it must be the same, float32)";
       return {Outcome::Failed, why.str()};
     }
     if (!torch::isfinite(y).all().item<bool>())
@@ -463,21 +468,23 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
 Status check_options(const Options &options, const Pixels &pixels) {
   if (options.model_path.empty()) return Status::failure("no model file given");
   if (options.stages < FDIKP_STAGES_MIN || options.stages > FDIKP_STAGES_MAX)
-    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) + " (the model's own) to " +
-                           std::to_string(FDIKP_STAGES_MAX) + " (got " +
+    return Status::failure("stages must be from " + std::to_string(FDIKP_STAGES_MIN) +
+                           " (the model's own) to " + std::to_string(FDIKP_STAGES_MAX) + " (got " +
                            std::to_string(options.stages) + ")");
   if (options.tile_size < FDIKP_TILE_SIZE_MIN || options.tile_size > FDIKP_TILE_SIZE_MAX)
     return Status::failure("tile size must be from " + std::to_string(FDIKP_TILE_SIZE_MIN) +
                            " (automatic) to " + std::to_string(FDIKP_TILE_SIZE_MAX) +
                            " pixels (got " + std::to_string(options.tile_size) + ")");
-  if (options.tile_overlap < FDIKP_TILE_OVERLAP_MIN || options.tile_overlap > FDIKP_TILE_OVERLAP_MAX)
+  if (options.tile_overlap < FDIKP_TILE_OVERLAP_MIN ||
+      options.tile_overlap > FDIKP_TILE_OVERLAP_MAX)
     return Status::failure("tile overlap must be from " + std::to_string(FDIKP_TILE_OVERLAP_MIN) +
                            " to " + std::to_string(FDIKP_TILE_OVERLAP_MAX) + " pixels (got " +
                            std::to_string(options.tile_overlap) + ")");
   if (pixels.width <= 0 || pixels.height <= 0)
     return Status::failure("the image is empty (" + std::to_string(pixels.width) + "x" +
                            std::to_string(pixels.height) + ")");
-  if (!pixels.read || !pixels.write) return Status::failure("internal error: no pixel access given");
+  if (!pixels.read || !pixels.write)
+    return Status::failure("internal error: no pixel access given");
   return Status::success();
 }
 
@@ -485,12 +492,15 @@ Status resolve_device(Device requested, torch::Device *device) {
   const bool have_cuda = cuda_available();
   switch (requested) {
     case Device::Cpu: *device = torch::kCPU; return Status::success();
-    case Device::Auto: *device = have_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    case Device::Auto:
+      *device = have_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
       return Status::success();
     case Device::Cuda:
       if (!have_cuda)
         return Status::failure("device 'cuda' was requested, but CUDA is not available here (" +
-                               std::string(torch::cuda::device_count() == 0 ? "no CUDA device or no CUDA-enabled LibTorch" : "CUDA failed to start") +
+                               std::string(torch::cuda::device_count() == 0
+                                               ? "no CUDA device or no CUDA-enabled LibTorch"
+                                               : "CUDA failed to start") +
                                "); choose device 'auto' or 'cpu'");
       *device = torch::kCUDA;
       return Status::success();
@@ -605,7 +615,8 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
   });
 }
 
-Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks, RunInfo *info) {
+Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
+           RunInfo *info) {
   RunInfo local;
   RunInfo &ri = info ? *info : local;
   ri = RunInfo();
@@ -635,7 +646,7 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       ri.graph = model->graph;
       ri.tile_size = tile;
       ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
-                                                   options.tile_overlap);
+                                                  options.tile_overlap);
       const LoadedModel &loaded = *model;
       const streaming::Infer infer = [&](const float *input, int width, int height,
                                          std::vector<float> *output) {
@@ -644,9 +655,9 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       // The memo's key: the model and the stage count (tile inputs fix the
       // rest).
       const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(stages)};
-      const PassResult result = streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap,
-                                                     multiple, infer, &ri.tiles, reuse,
-                                                     &ri.tiles_reused);
+      const PassResult result =
+          streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap, multiple, infer,
+                               &ri.tiles, reuse, &ri.tiles_reused);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();
@@ -657,8 +668,9 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
             return Status::failure("out of memory even with " + std::to_string(tile) + "x" +
                                    std::to_string(tile) + " tiles on the " + device.str() + " (" +
                                    result.message + ")");
-          ri.warnings.push_back("out of memory with " + std::to_string(tile) + "-pixel tiles on the " +
-                                device.str() + "; retrying with " + std::to_string(smaller) + "-pixel tiles");
+          ri.warnings.push_back("out of memory with " + std::to_string(tile) +
+                                "-pixel tiles on the " + device.str() + "; retrying with " +
+                                std::to_string(smaller) + "-pixel tiles");
           tile = smaller;
           break;
         }
@@ -717,7 +729,8 @@ std::string runtime_summary() {
   out << ", BLAS: " << (blas.empty() ? std::string("built in") : blas);
   if (reference_blas_loaded()) out << " (reference BLAS: slow)";
   const bool cuda = cuda_available();
-  out << ", CUDA: " << (cuda ? std::to_string(torch::cuda::device_count()) + " device(s)" : "not available");
+  out << ", CUDA: "
+      << (cuda ? std::to_string(torch::cuda::device_count()) + " device(s)" : "not available");
   return out.str();
 }
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "option_limits.h"
 #include "model_info.h"
+#include "option_limits.h"
 #include "pixels.h"
 
 namespace fdikp {
@@ -26,7 +26,7 @@ bool parse_device(const std::string &text, Device *device);
 const char *device_name(Device device);
 
 struct Options {
-  std::string model_path;    // TorchScript file; must be set
+  std::string model_path;  // TorchScript file; must be set
   // Scale-recurrent stages, 1..FDIKP_STAGES_MAX, or FDIKP_STAGES_AUTOMATIC
   // (0, the default): the model's own default_stages (option_limits.h).
   int stages = FDIKP_STAGES_DEFAULT;
@@ -49,11 +49,11 @@ struct RunInfo {
   int stages = 0;               // the stages run (the model's own when asked for 0)
   int tile_size = 0;            // the tile side finally used
   int tile_overlap = 0;
-  int tiles = 0;                // tiles processed
+  int tiles = 0;  // tiles processed
   // Of those, tiles found ready: computed by an earlier run for a region
   // next to this one (streaming::TileMemo), bit-identical.
   int tiles_reused = 0;
-  std::string graph;            // how the model's graph was optimised for the device
+  std::string graph;  // how the model's graph was optimised for the device
   std::vector<std::string> warnings;
 };
 

@@ -110,7 +110,9 @@ class Parser {
       if (pos_ >= s_.size()) break;
       const char e = s_[pos_++];
       switch (e) {
-        case '"': case '\\': case '/': out->push_back(e); break;
+        case '"':
+        case '\\':
+        case '/': out->push_back(e); break;
         case 'b': out->push_back('\b'); break;
         case 'f': out->push_back('\f'); break;
         case 'n': out->push_back('\n'); break;
@@ -312,8 +314,8 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   fields.take("format_version", &format_version);
   if (format_version > FDIKP_METADATA_FORMAT_VERSION) {
     *error = "it was exported in metadata format " + std::to_string(format_version) +
-             ", newer than this filter reads (" +
-             std::to_string(FDIKP_METADATA_FORMAT_VERSION) + "): update the filter";
+             ", newer than this filter reads (" + std::to_string(FDIKP_METADATA_FORMAT_VERSION) +
+             "): update the filter";
     return false;
   }
   ModelInfo read = *info;
@@ -331,9 +333,8 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   fields.take("parameters", &read.parameters);
   if (read.default_stages > read.max_stages) {
     // Either key may be absent, so the ranges alone do not catch this.
-    *error = "its metadata is invalid: \"default_stages\" (" +
-             std::to_string(read.default_stages) + ") exceeds \"max_stages\" (" +
-             std::to_string(read.max_stages) + ")";
+    *error = "its metadata is invalid: \"default_stages\" (" + std::to_string(read.default_stages) +
+             ") exceeds \"max_stages\" (" + std::to_string(read.max_stages) + ")";
     return false;
   }
   *info = read;

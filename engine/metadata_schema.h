@@ -26,6 +26,8 @@
 #define FDIKP_METADATA_FORMAT "fdikp-deblur-model"
 #define FDIKP_METADATA_FORMAT_VERSION 1
 
+/* One key per line, as model/fdikp/contract.py reads them. */
+/* clang-format off */
 #define FDIKP_METADATA_KEYS(FDIKP_METADATA_KEY) \
   FDIKP_METADATA_KEY(format, STRING, 0, 0, 0, 0) \
   FDIKP_METADATA_KEY(format_version, INT, 1, 1000000, 1, 0) \
@@ -43,6 +45,7 @@
   FDIKP_METADATA_KEY(recommended_tile_size, INT, 16, 16384, 320, 0) \
   FDIKP_METADATA_KEY(memory_bytes_per_pixel, NUMBER, 0, 1000000000, 0, 0) \
   FDIKP_METADATA_KEY(parameters, INT, 0, 2147483647, 0, 0)
+/* clang-format on */
 
 /* What each key means:
  *   format, format_version: FDIKP_METADATA_FORMAT and the version of this

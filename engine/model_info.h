@@ -27,7 +27,7 @@ constexpr long long parameters = static_cast<long long>(metadata::key("parameter
 
 // A file without metadata, or without a key, has the schema's defaults.
 struct ModelInfo {
-  std::string architecture;     // "" when the file carries no metadata
+  std::string architecture;  // "" when the file carries no metadata
   // How users choose and see it (catalog.h): a short name for scripts
   // ("fdikp-s"; "" = the file's name), a title for menus ("FDIKP-S") and
   // a speed class, "fast" or "quality" ("" = not stated).
@@ -38,7 +38,8 @@ struct ModelInfo {
   std::string training;
   int default_stages = fallback::default_stages;
   int max_stages = fallback::max_stages;
-  int base_multiple = fallback::base_multiple;  // sides padded to size_multiple(base_multiple, stages)
+  int base_multiple =
+      fallback::base_multiple;  // sides padded to size_multiple(base_multiple, stages)
   // The tile the automatic choice takes on the CPU (memory permitting).
   int recommended_tile_size = fallback::recommended_tile_size;
   double memory_bytes_per_pixel = fallback::memory_bytes_per_pixel;  // 0 = unknown
@@ -47,9 +48,7 @@ struct ModelInfo {
 
 // The multiple of which a model's input sides must be for `stages` stages:
 // each stage halves the image, so base_multiple * 2^(stages - 1).
-constexpr int size_multiple(int base_multiple, int stages) {
-  return base_multiple << (stages - 1);
-}
+constexpr int size_multiple(int base_multiple, int stages) { return base_multiple << (stages - 1); }
 
 }  // namespace fdikp
 

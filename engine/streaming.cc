@@ -20,17 +20,24 @@ class TiledPass {
  public:
   TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
             const Infer &infer, const Reuse &reuse, int *tiles_reused)
-      : pixels_(pixels), callbacks_(callbacks), tile_(tile), overlap_(overlap), multiple_(multiple),
-        infer_(infer), region_(resolve_region(pixels)), reuse_(reuse), tiles_reused_(tiles_reused) {}
+      : pixels_(pixels),
+        callbacks_(callbacks),
+        tile_(tile),
+        overlap_(overlap),
+        multiple_(multiple),
+        infer_(infer),
+        region_(resolve_region(pixels)),
+        reuse_(reuse),
+        tiles_reused_(tiles_reused) {}
 
   PassResult run(int *tiles_done) {
     // The grid is laid over the whole image whatever the region, and only
     // the tiles that weigh on the region run: each pixel of the region sums
     // the same tiles' outputs in the same order as in a whole-image pass.
-    const auto xs = reaching(tiling::layout(pixels_.width, tile_, overlap_, multiple_),
-                             region_.x, region_.x + region_.width);
-    const auto ys = reaching(tiling::layout(pixels_.height, tile_, overlap_, multiple_),
-                             region_.y, region_.y + region_.height);
+    const auto xs = reaching(tiling::layout(pixels_.width, tile_, overlap_, multiple_), region_.x,
+                             region_.x + region_.width);
+    const auto ys = reaching(tiling::layout(pixels_.height, tile_, overlap_, multiple_), region_.y,
+                             region_.y + region_.height);
     const double total = static_cast<double>(xs.size() * ys.size());
     const int width = region_.width;
     const int region_bottom = region_.y + region_.height;
@@ -42,18 +49,19 @@ class TiledPass {
       const int bottom = std::min(region_bottom, sy.weighted_end());
       band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
       for (const tiling::Span &sx : xs) {
-        if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
+        if (callbacks_.cancelled && callbacks_.cancelled())
+          return {Outcome::Cancelled, "cancelled"};
         read_tile(sx, sy);
         output_.clear();
         // A tile that weighs on pixels outside the region will be wanted
         // again by the region next to it.
-        const bool beyond = sx.weighted_begin() < region_.x ||
-                            sx.weighted_end() > region_.x + region_.width ||
-                            sy.weighted_begin() < region_.y ||
-                            sy.weighted_end() > region_.y + region_.height;
+        const bool beyond =
+            sx.weighted_begin() < region_.x || sx.weighted_end() > region_.x + region_.width ||
+            sy.weighted_begin() < region_.y || sy.weighted_end() > region_.y + region_.height;
         const bool memo = beyond && reuse_.memo;
         const std::uint64_t hash = memo ? TileMemo::hash(input_.data(), sx.size, sy.size) : 0;
-        if (memo && reuse_.memo->find(reuse_.model, hash, sx.size, sy.size, input_.data(), &output_)) {
+        if (memo &&
+            reuse_.memo->find(reuse_.model, hash, sx.size, sy.size, input_.data(), &output_)) {
           if (tiles_reused_) ++*tiles_reused_;
         } else {
           PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
@@ -62,7 +70,8 @@ class TiledPass {
             return {Outcome::Failed, "internal error: a tile's inference returned " +
                                          std::to_string(output_.size()) + " values for " +
                                          std::to_string(input_.size())};
-          if (memo) reuse_.memo->store(reuse_.model, hash, sx.size, sy.size, input_.data(), output_);
+          if (memo)
+            reuse_.memo->store(reuse_.model, hash, sx.size, sy.size, input_.data(), output_);
         }
         accumulate(sx, sy, band_top, &band);
         ++*tiles_done;
@@ -75,7 +84,8 @@ class TiledPass {
       if (final_end > band_top) {
         pixels_.write(Rect{region_.x, band_top, width, final_end - band_top}, band.data());
       }
-      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
+      band.erase(band.begin(),
+                 band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
       band_top = final_end;
     }
     return {};
@@ -96,7 +106,8 @@ class TiledPass {
     pixels_.read(source, source_.data());
     input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
     for (int j = 0; j < sy.size; ++j) {
-      const float *row = source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
+      const float *row =
+          source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
       float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
       for (int i = 0; i < sx.size; ++i) {
         const float *px = row + static_cast<std::size_t>(columns_[i] - source.x) * 3;
@@ -130,7 +141,8 @@ class TiledPass {
     for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
     for (int y = ya; y < yb; ++y) {
       const float wy = tiling::weight(sy, y);
-      const float *src = output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
+      const float *src =
+          output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
       float *dst =
           band->data() + (static_cast<std::size_t>(y - band_top) * width + (xa - region_.x)) * 3;
       for (int x = 0; x < xb - xa; ++x) {

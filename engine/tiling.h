@@ -34,8 +34,8 @@ struct Span {
 
 // Lays tiles of `tile` samples (a multiple of `multiple`) over an axis of
 // `length` samples so that neighbours share `overlap` samples: the middle
-// half of the shared region is feathered, its outer quarters are context. An axis no longer than `tile` gets one tile,
-// padded up to a multiple of `multiple`. Overlap is clamped so that
+// half of the shared region is feathered, its outer quarters are context. An axis no longer than
+// `tile` gets one tile, padded up to a multiple of `multiple`. Overlap is clamped so that
 // neighbouring feathers never meet (see effective_overlap).
 std::vector<Span> layout(int length, int tile, int overlap, int multiple);
 

@@ -17,6 +17,8 @@
 #include "engine/option_limits.h"
 
 #ifdef GEGL_PROPERTIES
+// clang-format off
+// (GEGL's property and op macros, laid out as GEGL lays them out)
 
 enum_start (fdikp_deblur_device)
   enum_value (FDIKP_DEBLUR_DEVICE_AUTO, "auto", N_("Automatic (GPU if available)"))
@@ -55,10 +57,11 @@ property_enum (device, _("Device"), FdikpDeblurDevice, fdikp_deblur_device,
 #define GEGL_OP_FILTER
 #define GEGL_OP_NAME     defocus_deblur
 #define GEGL_OP_C_SOURCE defocus-deblur.cc
+// clang-format on
 
 /* Read by the property declarations above, inside gegl-op.h. */
 static const gchar *model_description (void);
-static const gchar *model_listing     (void);
+static const gchar *model_listing (void);
 
 #include "gegl-op.h"
 
@@ -72,15 +75,14 @@ static const gchar *model_listing     (void);
 
 /* Property descriptions are translated when the class is registered, so the
  * catalog must be bound before GEGL registers the op. */
-static const bool textdomain_bound = [] {
+static const bool   textdomain_bound = [] {
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   return true;
 }();
 
 static void
-set_error (GeglOperation *operation,
-           const gchar   *message)
+set_error (GeglOperation *operation, const gchar *message)
 {
   g_object_set_data_full (G_OBJECT (operation), FDIKP_DEBLUR_ERROR_KEY,
                           message ? g_strdup (message) : NULL, g_free);
@@ -91,8 +93,8 @@ set_error (GeglOperation *operation,
 static std::vector<std::string>
 model_folders (void)
 {
-  const gchar              *env = g_getenv ("FDIKP_MODEL_PATH");
-  std::vector<std::string>  folders;
+  const gchar             *env = g_getenv ("FDIKP_MODEL_PATH");
+  std::vector<std::string> folders;
 
   if (env)
     {
@@ -127,9 +129,7 @@ model_wanted (const gchar *given)
 }
 
 static bool
-model_file (const gchar *given,
-            std::string *path,
-            std::string *error)
+model_file (const gchar *given, std::string *path, std::string *error)
 {
   const std::string wanted = model_wanted (given);
 
@@ -138,12 +138,11 @@ model_file (const gchar *given,
       *path = wanted;
       return true;
     }
-  return fdikp::resolve_model (wanted, fdikp::list_models (model_folders ()), path, error);
+  return fdikp::resolve_model (wanted, fdikp::list_models_cached (model_folders ()), path, error);
 }
 
 static bool
-same_file (const std::string &a,
-           const std::string &b)
+same_file (const std::string &a, const std::string &b)
 {
   std::error_code ec;
 
@@ -157,9 +156,9 @@ model_label (const fdikp::InstalledModel &model)
   std::string label = model.info.title.empty () ? model.name : model.info.title;
 
   if (model.info.speed_class == "fast")
-    label += std::string (" (") + _("fast") + ")";
+    label += std::string (" (") + _ ("fast") + ")";
   else if (model.info.speed_class == "quality")
-    label += std::string (" (") + _("best quality") + ")";
+    label += std::string (" (") + _ ("best quality") + ")";
   return label;
 }
 
@@ -175,45 +174,44 @@ struct Installed
 static const Installed &
 installed (void)
 {
-  static const Installed found = []
-    {
-      Installed   result;
-      std::string names, default_path, error;
+  static const Installed found = [] {
+    Installed            result;
+    std::string          names, default_path, error;
 
-      const fdikp::Catalog catalog = fdikp::list_models (model_folders ());
+    const fdikp::Catalog catalog = fdikp::list_models (model_folders ());
 
-      for (const std::string &problem : catalog.problems)
-        g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());
-      /* The default among the folders just listed, not listed again. */
-      fdikp::resolve_model (model_wanted (NULL), catalog, &default_path, &error);
-      for (const fdikp::InstalledModel &model : catalog.models)
-        {
-          const bool is_default = same_file (model.path, default_path);
+    for (const std::string &problem : catalog.problems)
+      g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());
+    /* The default among the folders just listed, not listed again. */
+    fdikp::resolve_model (model_wanted (NULL), catalog, &default_path, &error);
+    for (const fdikp::InstalledModel &model : catalog.models)
+      {
+        const bool is_default = same_file (model.path, default_path);
 
-          /* Names and titles have no tab or newline (metadata.cc); a path
-           * with one is left out rather than garbled. */
-          if (model.path.find_first_of ("\t\n") != std::string::npos)
-            continue;
-          const std::string label = model_label (model);
+        /* Names and titles have no tab or newline (metadata.cc); a path
+         * with one is left out rather than garbled. */
+        if (model.path.find_first_of ("\t\n") != std::string::npos)
+          continue;
+        const std::string label = model_label (model);
 
-          result.listing += model.name + "\t" + label + "\t" + model.path +
-                            "\t" + (is_default ? "default" : "") + "\n";
+        result.listing += model.name + "\t" + label + "\t" + model.path + "\t"
+                          + (is_default ? "default" : "") + "\n";
 
-          names += (names.empty () ? "" : ", ") + model.name +
-                   (label != model.name ? " = " + label : "") +
-                   (is_default ? std::string (" ") + _("(default)") : "");
-        }
+        names += (names.empty () ? "" : ", ") + model.name
+                 + (label != model.name ? " = " + label : "")
+                 + (is_default ? std::string (" ") + _ ("(default)") : "");
+      }
 
-      gchar *text = g_strdup_printf (
+    gchar *text = g_strdup_printf (
         /* TRANSLATORS: %s lists the installed models: "fdikp-s = FDIKP-S (fast) (default), ..." */
-        _("The name of an installed model, or a TorchScript model file; empty uses the "
-          "default model. Installed: %s"),
-        names.empty () ? _("none") : names.c_str ());
+        _ ("The name of an installed model, or a TorchScript model file; empty uses the "
+           "default model. Installed: %s"),
+        names.empty () ? _ ("none") : names.c_str ());
 
-      result.description = text;
-      g_free (text);
-      return result;
-    } ();
+    result.description = text;
+    g_free (text);
+    return result;
+  }();
 
   return found;
 }
@@ -235,9 +233,12 @@ engine_device (FdikpDeblurDevice device)
 {
   switch (device)
     {
-    case FDIKP_DEBLUR_DEVICE_CPU:  return fdikp::Device::Cpu;
-    case FDIKP_DEBLUR_DEVICE_CUDA: return fdikp::Device::Cuda;
-    default:                       return fdikp::Device::Auto;
+    case FDIKP_DEBLUR_DEVICE_CPU:
+      return fdikp::Device::Cpu;
+    case FDIKP_DEBLUR_DEVICE_CUDA:
+      return fdikp::Device::Cuda;
+    default:
+      return fdikp::Device::Auto;
     }
 }
 
@@ -257,9 +258,7 @@ prepare (GeglOperation *operation)
 /* The engine's options from the properties; false with *error when the
  * model property names no installed model and no file. */
 static bool
-engine_options (GeglProperties *o,
-                fdikp::Options *options,
-                std::string    *error)
+engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
 {
   options->stages       = o->stages;
   options->tile_size    = o->tile_size;
@@ -277,9 +276,7 @@ engine_options (GeglProperties *o,
  * and the cached model, so both agree; a model that fails to load asks for
  * the whole input (process() then reports the error). */
 static GeglRectangle
-get_required_for_output (GeglOperation       *operation,
-                         const gchar         *input_pad,
-                         const GeglRectangle *roi)
+get_required_for_output (GeglOperation *operation, const gchar *input_pad, const GeglRectangle *roi)
 {
   const GeglRectangle *in = gegl_operation_source_get_bounding_box (operation, "input");
   fdikp::Options       options;
@@ -288,13 +285,13 @@ get_required_for_output (GeglOperation       *operation,
 
   if (! in || gegl_rectangle_is_empty (in) || gegl_rectangle_is_infinite_plane (in))
     return *roi;
-  if (! engine_options (GEGL_PROPERTIES (operation), &options, &error) ||
-      ! fdikp::plan (options, &plan).ok ())
+  if (! engine_options (GEGL_PROPERTIES (operation), &options, &error)
+      || ! fdikp::plan (options, &plan).ok ())
     return *in;
 
   const fdikp::Rect region = { roi->x - in->x, roi->y - in->y, roi->width, roi->height };
-  const fdikp::Rect need   = fdikp::streaming::input_needed (in->width, in->height,
-                                                             plan.tile_size, region);
+  const fdikp::Rect need   = fdikp::streaming::input_needed (in->width, in->height, plan.tile_size,
+                                                             region);
   GeglRectangle     out    = { in->x + need.x, in->y + need.y, need.width, need.height };
 
   return out;
@@ -307,27 +304,26 @@ process (GeglOperation       *operation,
          const GeglRectangle *result,
          gint                 level)
 {
-  GeglProperties      *o      = GEGL_PROPERTIES (operation);
-  const Babl          *rgba   = gegl_operation_get_format (operation, "output");
-  const Babl          *rgb    = babl_format_with_space ("R'G'B' float",
-                                                        babl_format_get_space (rgba));
+  GeglProperties      *o    = GEGL_PROPERTIES (operation);
+  const Babl          *rgba = gegl_operation_get_format (operation, "output");
+  const Babl          *rgb  = babl_format_with_space ("R'G'B' float", babl_format_get_space (rgba));
   const GeglRectangle *bounds = gegl_operation_source_get_bounding_box (operation, "input");
   const gint          *cancel = (const gint *) g_object_get_data (G_OBJECT (operation),
-                                                                   FDIKP_DEBLUR_CANCEL_KEY);
-  fdikp::Options   options;
-  std::string      model_error;
-  const bool       model_found = engine_options (o, &options, &model_error);
-  fdikp::Plan      plan;
-  fdikp::Pixels    pixels;
-  fdikp::Callbacks callbacks;
-  fdikp::RunInfo   info;
-  std::vector<float> rows;
+                                                                  FDIKP_DEBLUR_CANCEL_KEY);
+  fdikp::Options       options;
+  std::string          model_error;
+  const bool           model_found = engine_options (o, &options, &model_error);
+  fdikp::Plan          plan;
+  fdikp::Pixels        pixels;
+  fdikp::Callbacks     callbacks;
+  fdikp::RunInfo       info;
+  std::vector<float>   rows;
 
   set_error (operation, NULL);
 
   if (! bounds || gegl_rectangle_is_empty (bounds) || gegl_rectangle_is_infinite_plane (bounds))
     {
-      set_error (operation, _("The input has no finite extent"));
+      set_error (operation, _ ("The input has no finite extent"));
       g_warning ("fdikp:defocus-deblur: the input has no finite extent; left unchanged");
       gegl_buffer_copy (input, result, GEGL_ABYSS_NONE, output, result);
       return TRUE;
@@ -341,38 +337,34 @@ process (GeglOperation       *operation,
   pixels.width  = bounds->width;
   pixels.height = bounds->height;
   pixels.region = { result->x - bounds->x, result->y - bounds->y, result->width, result->height };
-  pixels.read = [&] (const fdikp::Rect &r, float *out)
-    {
-      const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
+  pixels.read   = [&] (const fdikp::Rect &r, float *out) {
+    const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
 
-      gegl_buffer_get (input, &area, 1.0, rgb, out, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
-    };
-  pixels.write = [&] (const fdikp::Rect &r, const float *in)
-    {
-      const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
-      const size_t        n    = (size_t) r.width * r.height;
+    gegl_buffer_get (input, &area, 1.0, rgb, out, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+  };
+  pixels.write = [&] (const fdikp::Rect &r, const float *in) {
+    const GeglRectangle area = { bounds->x + r.x, bounds->y + r.y, r.width, r.height };
+    const size_t        n    = (size_t) r.width * r.height;
 
-      /* Alpha passes through: take it from the input, replace the colour. */
-      rows.resize (n * 4);
-      gegl_buffer_get (input, &area, 1.0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE,
-                       GEGL_ABYSS_NONE);
-      for (size_t i = 0; i < n; i++)
-        {
-          rows[4 * i + 0] = in[3 * i + 0];
-          rows[4 * i + 1] = in[3 * i + 1];
-          rows[4 * i + 2] = in[3 * i + 2];
-        }
-      gegl_buffer_set (output, &area, 0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE);
-    };
+    /* Alpha passes through: take it from the input, replace the colour. */
+    rows.resize (n * 4);
+    gegl_buffer_get (input, &area, 1.0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+    for (size_t i = 0; i < n; i++)
+      {
+        rows[4 * i + 0] = in[3 * i + 0];
+        rows[4 * i + 1] = in[3 * i + 1];
+        rows[4 * i + 2] = in[3 * i + 2];
+      }
+    gegl_buffer_set (output, &area, 0, rgba, rows.data (), GEGL_AUTO_ROWSTRIDE);
+  };
 
-  callbacks.progress = [operation] (double fraction)
-    {
-      gegl_operation_progress (operation, fraction, (gchar *) _("Deblurring"));
-    };
+  callbacks.progress = [operation] (double fraction) {
+    gegl_operation_progress (operation, fraction, (gchar *) _ ("Deblurring"));
+  };
   if (cancel)
     callbacks.cancelled = [cancel] { return g_atomic_int_get (cancel) != 0; };
 
-  gegl_operation_progress (operation, 0.0, (gchar *) _("Deblurring"));
+  gegl_operation_progress (operation, 0.0, (gchar *) _ ("Deblurring"));
   const fdikp::Status status = model_found ? fdikp::run (options, pixels, callbacks, &info)
                                            : fdikp::Status::failure (model_error);
 
@@ -408,17 +400,14 @@ gegl_op_class_init (GeglOpClass *klass)
   operation_class->opencl_support          = FALSE;
   filter_class->process                    = process;
 
-  gegl_operation_class_set_keys (operation_class,
-    "name",            FDIKP_DEBLUR_OPERATION,
-    "title",           _("Defocus Deblur"),
-    "categories",      "enhance",
-    "gimp:menu-path",  "<Image>/Filters/Enhance",
-    "gimp:menu-label", _("Defocus Deblur (Live Preview)..."),
-    "description",
-      _("Sharpens a photo whose subject missed focus with the FDIKP neural network "
-        "(frequency-driven inverse kernel prediction), run by LibTorch on a CUDA GPU "
-        "or the CPU"),
-    NULL);
+  gegl_operation_class_set_keys (
+      operation_class, "name", FDIKP_DEBLUR_OPERATION, "title", _ ("Defocus Deblur"), "categories",
+      "enhance", "gimp:menu-path", "<Image>/Filters/Enhance", "gimp:menu-label",
+      _ ("Defocus Deblur (Live Preview)..."), "description",
+      _ ("Sharpens a photo whose subject missed focus with the FDIKP neural network "
+         "(frequency-driven inverse kernel prediction), run by LibTorch on a CUDA GPU "
+         "or the CPU"),
+      NULL);
 }
 
 #endif

@@ -264,13 +264,13 @@ def main(argv):
                 failures.append(given[src])
 
     if failures:
-        print(_("{failed} of {total} files failed:").format(failed=len(failures),
-                                                         total=len(files)), file=sys.stderr)
+        print(_("{failed} of {total} files failed:").format(
+            failed=len(failures), total=len(files)), file=sys.stderr)
         for path in failures:
             print("  " + path, file=sys.stderr)
         return 1
-    print(_("{total} files deblurred into {folder}").format(total=len(files),
-                                                          folder=args.output_dir))
+    print(_("{total} files deblurred into {folder}").format(
+        total=len(files), folder=args.output_dir))
     return 0
 
 

@@ -32,7 +32,9 @@ inline int &failures() {
 }
 
 struct Registrar {
-  Registrar(const char *name, std::function<void()> body) { cases().push_back({name, std::move(body)}); }
+  Registrar(const char *name, std::function<void()> body) {
+    cases().push_back({name, std::move(body)});
+  }
 };
 
 inline void fail(const char *file, int line, const std::string &what) {
@@ -66,26 +68,25 @@ inline int run_all() {
 
 #define CHECK_CAT_(a, b) a##b
 #define CHECK_CAT(a, b) CHECK_CAT_(a, b)
-#define TEST(name)                                                              \
-  static void name();                                                           \
-  static const check::Registrar CHECK_CAT(registrar_, name)(#name, name);       \
+#define TEST(name)                                                        \
+  static void name();                                                     \
+  static const check::Registrar CHECK_CAT(registrar_, name)(#name, name); \
   static void name()
 
-#define CHECK(cond) \
-  ((cond) ? (void)0 : check::fail(__FILE__, __LINE__, "CHECK(" #cond ") failed"))
-#define CHECK_EQ(a, b)                                                                       \
-  (((a) == (b)) ? (void)0                                                                    \
-                : check::fail(__FILE__, __LINE__,                                            \
+#define CHECK(cond) ((cond) ? (void)0 : check::fail(__FILE__, __LINE__, "CHECK(" #cond ") failed"))
+#define CHECK_EQ(a, b)                            \
+  (((a) == (b)) ? (void)0                         \
+                : check::fail(__FILE__, __LINE__, \
                               #a " == " #b ": " + check::show(a) + " != " + check::show(b)))
-#define CHECK_NEAR(a, b, tol)                                                                \
-  ((std::fabs((double)(a) - (double)(b)) <= (tol))                                           \
-       ? (void)0                                                                             \
-       : check::fail(__FILE__, __LINE__,                                                     \
+#define CHECK_NEAR(a, b, tol)                      \
+  ((std::fabs((double)(a) - (double)(b)) <= (tol)) \
+       ? (void)0                                   \
+       : check::fail(__FILE__, __LINE__,           \
                      #a " ~ " #b ": " + check::show(a) + " vs " + check::show(b)))
-#define CHECK_CONTAINS(text, part)                                                           \
-  ((std::string(text).find(part) != std::string::npos)                                       \
-       ? (void)0                                                                             \
-       : check::fail(__FILE__, __LINE__,                                                     \
+#define CHECK_CONTAINS(text, part)                     \
+  ((std::string(text).find(part) != std::string::npos) \
+       ? (void)0                                       \
+       : check::fail(__FILE__, __LINE__,               \
                      "\"" + std::string(text) + "\" does not contain \"" + (part) + "\""))
 
 #define CHECK_MAIN() \

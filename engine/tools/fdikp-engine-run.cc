@@ -110,13 +110,13 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "fdikp-engine-run: %s\n", status.message().c_str());
       return 1;
     }
-    std::printf("name=%s title=\"%s\" speed_class=%s "
-                "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
-                "recommended_tile_size=%d parameters=%lld\n",
-                info.name.c_str(), info.title.c_str(), info.speed_class.c_str(),
-                info.architecture.c_str(), info.version.c_str(), info.default_stages,
-                info.max_stages, info.base_multiple, info.recommended_tile_size,
-                info.parameters);
+    std::printf(
+        "name=%s title=\"%s\" speed_class=%s "
+        "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
+        "recommended_tile_size=%d parameters=%lld\n",
+        info.name.c_str(), info.title.c_str(), info.speed_class.c_str(), info.architecture.c_str(),
+        info.version.c_str(), info.default_stages, info.max_stages, info.base_multiple,
+        info.recommended_tile_size, info.parameters);
     return 0;
   }
   if (npositional != 2) return usage_error("expected IN.npy and OUT.npy");
@@ -149,17 +149,20 @@ int main(int argc, char **argv) {
       if (!input.read_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
       float *dst = rgb + static_cast<std::size_t>(y) * rect.width * 3;
       for (int x = 0; x < rect.width; ++x)
-        std::memcpy(dst + 3 * x, row.data() + static_cast<std::size_t>(x) * channels, 3 * sizeof(float));
+        std::memcpy(dst + 3 * x, row.data() + static_cast<std::size_t>(x) * channels,
+                    3 * sizeof(float));
     }
   };
   pixels.write = [&](const fdikp::Rect &rect, const float *rgb) {
     std::vector<float> row(static_cast<std::size_t>(rect.width) * channels);
     for (int y = 0; y < rect.height; ++y) {
       // Channels after the third (alpha) come from the input unchanged.
-      if (channels > 3 && !input.read_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
+      if (channels > 3 && !input.read_run(rect.x, rect.y + y, rect.width, row.data()))
+        io_failed = true;
       const float *src = rgb + static_cast<std::size_t>(y) * rect.width * 3;
       for (int x = 0; x < rect.width; ++x)
-        std::memcpy(row.data() + static_cast<std::size_t>(x) * channels, src + 3 * x, 3 * sizeof(float));
+        std::memcpy(row.data() + static_cast<std::size_t>(x) * channels, src + 3 * x,
+                    3 * sizeof(float));
       if (!output.write_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
     }
   };
@@ -181,7 +184,8 @@ int main(int argc, char **argv) {
       return 1;
     }
     std::printf("device=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
-                fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles, seconds);
+                fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles,
+                seconds);
     if (run == 0) std::printf("graph: %s\n", info.graph.c_str());
     std::fflush(stdout);
   }

@@ -72,7 +72,8 @@ bool parse_npy_header(const std::string &bytes, NpyHeader *header_out, std::stri
       return false;
     }
     header_len = 0;
-    for (int i = 3; i >= 0; --i) header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
+    for (int i = 3; i >= 0; --i)
+      header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
     header_start = 12;
   } else {
     *error = "unsupported .npy version " + std::to_string(major);
@@ -120,8 +121,8 @@ namespace {
 // padded so that the data starts on a 64-byte boundary.
 std::string header_bytes(int height, int width, int channels) {
   std::ostringstream dict;
-  dict << "{'descr': '<f4', 'fortran_order': False, 'shape': (" << height << ", " << width
-       << ", " << channels << "), }";
+  dict << "{'descr': '<f4', 'fortran_order': False, 'shape': (" << height << ", " << width << ", "
+       << channels << "), }";
   std::string header = dict.str();
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -196,7 +197,8 @@ bool NpyFile::create(const std::string &path, int height, int width, int channel
   const std::string head = header_bytes(height, width, channels);
   header_ = NpyHeader{height, width, channels, head.size()};
   if (fd_ < 0 || !pwrite_all(fd_, head.data(), head.size(), 0) ||
-      ::ftruncate(fd_, static_cast<off_t>(head.size() + header_.value_count() * sizeof(float))) != 0) {
+      ::ftruncate(fd_, static_cast<off_t>(head.size() + header_.value_count() * sizeof(float))) !=
+          0) {
     *error = "cannot write " + path + ": " + std::strerror(errno);
     return false;
   }
@@ -215,7 +217,8 @@ bool NpyFile::read_run(int x, int y, int pixels, float *values) const {
 }
 
 bool NpyFile::write_run(int x, int y, int pixels, const float *values) {
-  return pwrite_all(fd_, values, static_cast<std::size_t>(pixels) * header_.channels * sizeof(float),
+  return pwrite_all(fd_, values,
+                    static_cast<std::size_t>(pixels) * header_.channels * sizeof(float),
                     offset_of(x, y));
 }
 

@@ -18,6 +18,7 @@ from torch import Tensor
 from .image_io import grid, list_pairs, load_image
 from .synth import DefocusSynth, data_dir
 
+
 def real_crops(pairs_dir: str, count: int, crop: int,
                generator: torch.Generator) -> List[List[Tensor]]:
     pairs = list_pairs(pairs_dir)

@@ -641,9 +641,9 @@ class Column(nn.Module):
         no_cross = torch.jit.annotate(List[Tensor], [])
         encoded = self.full_scale.encode(image, full_state, no_cross)
         encoded_half = self.half_scale.encode(image_half, half_state,
-                                        self.bridge(encoded))
+                                              self.bridge(encoded))
         half_out, half_state = self.half_scale.decode(encoded_half, image_half,
-                                                half_state)
+                                                      half_state)
         encoded = [encoded[0], encoded[1],
                    self.latent(encoded[2], half_state[4])]
         full_out, full_state = self.full_scale.decode(encoded, image,

@@ -164,7 +164,6 @@ class IntraStripAttention(StripBlock):
         return out.view(b, h, w, c3 // 3).permute(0, 3, 1, 2)
 
 
-
 class InterStripAttention(StripBlock):
     """Inter-strip attention: whole rows (or columns) attend to each other;
     a token is one strip, its features are 80 channels x its length, and
@@ -179,7 +178,6 @@ class InterStripAttention(StripBlock):
         out = multi_head_attention(tokens[:, 0], tokens[:, 1], tokens[:, 2],
                                    self.heads)
         return out.view(b, h, c, w).permute(0, 2, 1, 3)
-
 
 
 class FrequencyBlock(nn.Module):
@@ -294,8 +292,8 @@ class APU(nn.Module):
         )
         self.lstm = ConvLSTMCell(in_channels, out_channels, 5)
 
-    def forward(self, features: Tensor, state: State) -> Tuple[Tensor,
-                                                                State]:
+    def forward(self, features: Tensor,
+                state: State) -> Tuple[Tensor, State]:
         x_res = self.project(features)
         hidden, cell = self.lstm(F.avg_pool2d(features, 2), state)
         up = F.interpolate(hidden, size=[features.shape[2],

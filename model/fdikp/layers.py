@@ -7,6 +7,7 @@ from typing import Dict
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+
 class SizesConfig:
     """to_dict/from_dict of a network's frozen dataclass of sizes, as it
     travels with the weights (checkpoints, fdikp.json): tuples as JSON

@@ -30,7 +30,6 @@ def render(image, depth, focus, strength, bins=8, max_radius=8.0):
         bins, max_radius)
 
 
-
 class DihedralTest(unittest.TestCase):
     def test_the_eight_choices_are_the_eight_flips_and_rotations(self):
         image = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
@@ -41,6 +40,7 @@ class DihedralTest(unittest.TestCase):
         self.assertTrue(torch.equal(results[3], torch.rot90(image, 2, (-2, -1))))
         distinct = {tuple(r.flatten().tolist()) for r in results}
         self.assertEqual(len(distinct), 8)
+
 
 class ApertureTest(unittest.TestCase):
     def test_zero_radius_is_a_delta_and_kernels_sum_to_one(self):

@@ -25,8 +25,7 @@
 #define PLUG_IN_BINARY "fdikp-deblur"
 #define PLUG_IN_ROLE   "fdikp-deblur"
 
-#define OPERATION      FDIKP_DEBLUR_OPERATION
-
+#define OPERATION FDIKP_DEBLUR_OPERATION
 
 typedef struct _Deblur      Deblur;
 typedef struct _DeblurClass DeblurClass;
@@ -44,28 +43,25 @@ struct _DeblurClass
 #define DEBLUR_TYPE (deblur_get_type ())
 #define DEBLUR(obj) (G_TYPE_CHECK_INSTANCE_CAST ((obj), DEBLUR_TYPE, Deblur))
 
-GType                   deblur_get_type         (void) G_GNUC_CONST;
+GType                  deblur_get_type (void) G_GNUC_CONST;
 
-static GList          * deblur_query_procedures (GimpPlugIn           *plug_in);
-static GimpProcedure  * deblur_create_procedure (GimpPlugIn           *plug_in,
-                                                 const gchar          *name);
-static gboolean         deblur_set_i18n         (GimpPlugIn           *plug_in,
-                                                 const gchar          *procedure_name,
-                                                 gchar               **gettext_domain,
-                                                 gchar               **catalog_dir);
+static GList          *deblur_query_procedures (GimpPlugIn *plug_in);
+static GimpProcedure  *deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name);
+static gboolean        deblur_set_i18n (GimpPlugIn  *plug_in,
+                                        const gchar *procedure_name,
+                                        gchar      **gettext_domain,
+                                        gchar      **catalog_dir);
 
-static GimpValueArray * deblur_run              (GimpProcedure        *procedure,
-                                                 GimpRunMode           run_mode,
-                                                 GimpImage            *image,
-                                                 GimpDrawable        **drawables,
-                                                 GimpProcedureConfig  *config,
-                                                 gpointer              run_data);
-
+static GimpValueArray *deblur_run (GimpProcedure       *procedure,
+                                   GimpRunMode          run_mode,
+                                   GimpImage           *image,
+                                   GimpDrawable       **drawables,
+                                   GimpProcedureConfig *config,
+                                   gpointer             run_data);
 
 G_DEFINE_TYPE (Deblur, deblur, GIMP_TYPE_PLUG_IN)
 
 GIMP_MAIN (DEBLUR_TYPE)
-
 
 static void
 deblur_class_init (DeblurClass *klass)
@@ -92,10 +88,10 @@ deblur_query_procedures (GimpPlugIn *plug_in)
  * installed with the op's, in the system locale directory, so the domain is
  * bound here and GIMP's own scheme is declined (FALSE). */
 static gboolean
-deblur_set_i18n (GimpPlugIn   *plug_in,
-                 const gchar  *procedure_name,
-                 gchar       **gettext_domain,
-                 gchar       **catalog_dir)
+deblur_set_i18n (GimpPlugIn  *plug_in,
+                 const gchar *procedure_name,
+                 gchar      **gettext_domain,
+                 gchar      **catalog_dir)
 {
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
@@ -115,7 +111,7 @@ add_operation_arguments (GimpProcedure *procedure)
 {
   GParamSpec **props;
   guint        n_props = 0;
-  gboolean     ok = TRUE;
+  gboolean     ok      = TRUE;
 
   gegl_init (NULL, NULL);
   if (! gegl_has_operation (OPERATION))
@@ -141,9 +137,8 @@ add_operation_arguments (GimpProcedure *procedure)
         {
           GParamSpecInt *range = G_PARAM_SPEC_INT (spec);
 
-          gimp_procedure_add_int_argument (procedure, name, label, blurb,
-                                           range->minimum, range->maximum,
-                                           range->default_value, G_PARAM_READWRITE);
+          gimp_procedure_add_int_argument (procedure, name, label, blurb, range->minimum,
+                                           range->maximum, range->default_value, G_PARAM_READWRITE);
         }
       else if (G_IS_PARAM_SPEC_ENUM (spec))
         {
@@ -161,8 +156,8 @@ add_operation_arguments (GimpProcedure *procedure)
         }
       else
         {
-          g_warning ("%s: %s's property %s has a type the plug-in does not map (%s)",
-                     PLUG_IN_PROC, OPERATION, name, G_PARAM_SPEC_TYPE_NAME (spec));
+          g_warning ("%s: %s's property %s has a type the plug-in does not map (%s)", PLUG_IN_PROC,
+                     OPERATION, name, G_PARAM_SPEC_TYPE_NAME (spec));
           ok = FALSE;
         }
     }
@@ -171,39 +166,34 @@ add_operation_arguments (GimpProcedure *procedure)
 }
 
 static GimpProcedure *
-deblur_create_procedure (GimpPlugIn  *plug_in,
-                         const gchar *name)
+deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 {
   GimpProcedure *procedure;
 
   if (g_strcmp0 (name, PLUG_IN_PROC) != 0)
     return NULL;
 
-  procedure = gimp_image_procedure_new (plug_in, name,
-                                        GIMP_PDB_PROC_TYPE_PLUGIN,
-                                        deblur_run, NULL, NULL);
+  procedure = gimp_image_procedure_new (plug_in, name, GIMP_PDB_PROC_TYPE_PLUGIN, deblur_run, NULL,
+                                        NULL);
 
   gimp_procedure_set_image_types (procedure, "RGB*, GRAY*");
-  gimp_procedure_set_sensitivity_mask (procedure,
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLE |
-                                       GIMP_PROCEDURE_SENSITIVE_DRAWABLES);
+  gimp_procedure_set_sensitivity_mask (procedure, GIMP_PROCEDURE_SENSITIVE_DRAWABLE
+                                                      | GIMP_PROCEDURE_SENSITIVE_DRAWABLES);
 
-  gimp_procedure_set_menu_label (procedure, _("Defocus Deblur..."));
+  gimp_procedure_set_menu_label (procedure, _ ("Defocus Deblur..."));
   gimp_procedure_add_menu_path (procedure, "<Image>/Filters/Enhance");
 
-  gimp_procedure_set_documentation (procedure,
-    _("Sharpen a photo whose subject missed focus with a neural network"),
-    _("Runs the FDIKP network (frequency-driven inverse kernel prediction) "
-      "through the GEGL operation fdikp:defocus-deblur on each selected "
-      "drawable, within the selection, as one undo step. Failures (a missing "
-      "or invalid model, an unavailable CUDA device, too little memory) are "
-      "reported and leave the image unchanged. Filters > Enhance > Defocus "
-      "Deblur (Live Preview) applies the same operation with an on-canvas "
-      "preview."),
-    name);
-  gimp_procedure_set_attribution (procedure,
-                                  "The fdikp-deblur authors",
-                                  "The fdikp-deblur authors",
+  gimp_procedure_set_documentation (
+      procedure, _ ("Sharpen a photo whose subject missed focus with a neural network"),
+      _ ("Runs the FDIKP network (frequency-driven inverse kernel prediction) "
+         "through the GEGL operation fdikp:defocus-deblur on each selected "
+         "drawable, within the selection, as one undo step. Failures (a missing "
+         "or invalid model, an unavailable CUDA device, too little memory) are "
+         "reported and leave the image unchanged. Filters > Enhance > Defocus "
+         "Deblur (Live Preview) applies the same operation with an on-canvas "
+         "preview."),
+      name);
+  gimp_procedure_set_attribution (procedure, "The fdikp-deblur authors", "The fdikp-deblur authors",
                                   "2026");
 
   /* Without the op there is nothing to run: no procedure, rather than one
@@ -217,12 +207,10 @@ deblur_create_procedure (GimpPlugIn  *plug_in,
   return procedure;
 }
 
-
 /* Sets each of the operation's properties on `node` from the procedure's
  * argument of the same name (a choice by its id, the enum's value). */
 static void
-set_operation_properties (GeglNode            *node,
-                          GimpProcedureConfig *config)
+set_operation_properties (GeglNode *node, GimpProcedureConfig *config)
 {
   GParamSpec **props;
   guint        n_props = 0;
@@ -254,9 +242,7 @@ typedef struct
 /* The operation reports after each tile: the bar counts tiles. (GeglNode's
  * "progress" signal carries only the fraction.) */
 static void
-progress_cb (GeglNode     *node,
-             gdouble       fraction,
-             ProgressSpan *span)
+progress_cb (GeglNode *node, gdouble fraction, ProgressSpan *span)
 {
   gimp_progress_update (span->start + span->span * CLAMP (fraction, 0.0, 1.0));
 }
@@ -272,29 +258,25 @@ progress_cb (GeglNode     *node,
  * model's own" stages and "chosen for the device and memory" tiles) and
  * takes that word back as 0. */
 static gint
-automatic_input (GtkSpinButton *spin,
-                 gdouble       *value,
-                 gpointer       data)
+automatic_input (GtkSpinButton *spin, gdouble *value, gpointer data)
 {
-  if (g_strcmp0 (gtk_entry_get_text (GTK_ENTRY (spin)), _("Automatic")) != 0)
+  if (g_strcmp0 (gtk_entry_get_text (GTK_ENTRY (spin)), _ ("Automatic")) != 0)
     return FALSE;
   *value = 0.0;
   return TRUE;
 }
 
 static gboolean
-automatic_output (GtkSpinButton *spin,
-                  gpointer       data)
+automatic_output (GtkSpinButton *spin, gpointer data)
 {
   if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != 0.0)
     return FALSE;
-  gtk_entry_set_text (GTK_ENTRY (spin), _("Automatic"));
+  gtk_entry_set_text (GTK_ENTRY (spin), _ ("Automatic"));
   return TRUE;
 }
 
 static void
-show_zero_as_automatic (GimpProcedureDialog *dialog,
-                        const gchar         *property)
+show_zero_as_automatic (GimpProcedureDialog *dialog, const gchar *property)
 {
   GtkWidget *widget = gimp_procedure_dialog_get_widget (dialog, property, G_TYPE_NONE);
   GtkWidget *spin;
@@ -302,7 +284,7 @@ show_zero_as_automatic (GimpProcedureDialog *dialog,
   if (! GIMP_IS_LABEL_SPIN (widget))
     return;
   spin = gimp_label_spin_get_spin_button (GIMP_LABEL_SPIN (widget));
-  gtk_entry_set_width_chars (GTK_ENTRY (spin), MAX (6, g_utf8_strlen (_("Automatic"), -1)));
+  gtk_entry_set_width_chars (GTK_ENTRY (spin), MAX (6, g_utf8_strlen (_ ("Automatic"), -1)));
   /* A numeric spin button drops the letters of "Automatic". GIMP's spin
    * button parses input in a class handler that declines anything but
    * wrapping buttons, so these handlers need nothing removed (checked in
@@ -341,7 +323,7 @@ model_row_new (GimpProcedureConfig *config)
   GtkWidget  *row     = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
   GtkWidget  *chooser = deblur_model_chooser_new (G_OBJECT (config), "model", models);
   GtkWidget  *label   = gtk_label_new_with_mnemonic (spec ? g_param_spec_get_nick (spec)
-                                                          : _("Model"));
+                                                          : _ ("Model"));
 
   g_ptr_array_unref (models);
   gtk_label_set_mnemonic_widget (GTK_LABEL (label), chooser);
@@ -355,10 +337,10 @@ model_row_new (GimpProcedureConfig *config)
 }
 
 static gboolean
-deblur_into_shadow (GimpDrawable         *drawable,
-                    GimpProcedureConfig  *config,
-                    ProgressSpan         *span,
-                    GError              **error)
+deblur_into_shadow (GimpDrawable        *drawable,
+                    GimpProcedureConfig *config,
+                    ProgressSpan        *span,
+                    GError             **error)
 {
   GeglBuffer   *source = gimp_drawable_get_buffer (drawable);
   GeglBuffer   *shadow = gimp_drawable_get_shadow_buffer (drawable);
@@ -373,17 +355,9 @@ deblur_into_shadow (GimpDrawable         *drawable,
 
   gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height);
 
-  input  = gegl_node_new_child (graph,
-                                "operation", "gegl:buffer-source",
-                                "buffer",    source,
-                                NULL);
-  crop   = gegl_node_new_child (graph,
-                                "operation", "gegl:crop",
-                                "x",         (gdouble) x,
-                                "y",         (gdouble) y,
-                                "width",     (gdouble) width,
-                                "height",    (gdouble) height,
-                                NULL);
+  input  = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source, NULL);
+  crop   = gegl_node_new_child (graph, "operation", "gegl:crop", "x", (gdouble) x, "y", (gdouble) y,
+                                "width", (gdouble) width, "height", (gdouble) height, NULL);
   deblur = gegl_node_new_child (graph, "operation", OPERATION, NULL);
   set_operation_properties (deblur, config);
   gegl_node_link_many (input, crop, deblur, NULL);
@@ -393,20 +367,20 @@ deblur_into_shadow (GimpDrawable         *drawable,
   /* The whole area in one request: the op computes only what is asked for,
    * so a sink's chunks (gegl_node_process) would each redo the tiles along
    * their edges and restart the progress. */
-  area.x = x;
-  area.y = y;
-  area.width = width;
+  area.x      = x;
+  area.y      = y;
+  area.width  = width;
   area.height = height;
   gegl_node_blit_buffer (deblur, shadow, &area, 0, GEGL_ABYSS_NONE);
   gegl_buffer_flush (shadow);
 
   failure = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (deblur)),
                                FDIKP_DEBLUR_ERROR_KEY);
-  ok = (failure == NULL);
+  ok      = (failure == NULL);
   if (! ok)
     g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
                  /* TRANSLATORS: %s is the drawable's name, %s the engine's message */
-                 _("Defocus Deblur failed on \"%s\": %s"),
+                 _ ("Defocus Deblur failed on \"%s\": %s"),
                  gimp_item_get_name (GIMP_ITEM (drawable)), failure);
 
   g_object_unref (graph);
@@ -417,25 +391,25 @@ deblur_into_shadow (GimpDrawable         *drawable,
 }
 
 static GimpValueArray *
-deblur_run (GimpProcedure        *procedure,
-            GimpRunMode           run_mode,
-            GimpImage            *image,
-            GimpDrawable        **drawables,
-            GimpProcedureConfig  *config,
-            gpointer              run_data)
+deblur_run (GimpProcedure       *procedure,
+            GimpRunMode          run_mode,
+            GimpImage           *image,
+            GimpDrawable       **drawables,
+            GimpProcedureConfig *config,
+            gpointer             run_data)
 {
-  GError         *error    = NULL;
-  GList          *work     = NULL;
-  GList          *list;
-  gint            n_work;
-  gint            i;
+  GError *error = NULL;
+  GList  *work  = NULL;
+  GList  *list;
+  gint    n_work;
+  gint    i;
 
   gegl_init (NULL, NULL);
 
   if (! drawables || ! drawables[0])
     {
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                   _("Defocus Deblur needs at least one selected drawable"));
+                   _ ("Defocus Deblur needs at least one selected drawable"));
       return gimp_procedure_new_return_values (procedure, GIMP_PDB_CALLING_ERROR, error);
     }
 
@@ -447,8 +421,8 @@ deblur_run (GimpProcedure        *procedure,
         {
           g_list_free (work);
           g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                       _("Defocus Deblur cannot change the layer group \"%s\"; "
-                         "select the layers inside it"),
+                       _ ("Defocus Deblur cannot change the layer group \"%s\"; "
+                          "select the layers inside it"),
                        gimp_item_get_name (GIMP_ITEM (drawables[i])));
           return gimp_procedure_new_return_values (procedure, GIMP_PDB_CALLING_ERROR, error);
         }
@@ -466,8 +440,8 @@ deblur_run (GimpProcedure        *procedure,
       gboolean       confirmed;
 
       gimp_ui_init (PLUG_IN_BINARY);
-      dialog = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
-                                          _("Defocus Deblur"));
+      dialog  = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
+                                           _ ("Defocus Deblur"));
       content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
       show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
       show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
@@ -485,7 +459,7 @@ deblur_run (GimpProcedure        *procedure,
       /* The preview shows the first drawable the filter will change. */
       if (work && gegl_has_operation (OPERATION))
         {
-          GeglRectangle  area;
+          GeglRectangle area;
 
           gimp_drawable_mask_intersect (work->data, &area.x, &area.y, &area.width, &area.height);
           preview = deblur_preview_new (work->data, config, &area, set_operation_properties);
@@ -508,19 +482,19 @@ deblur_run (GimpProcedure        *procedure,
     {
       g_list_free (work);
       g_set_error (&error, GIMP_PLUG_IN_ERROR, 0,
-                   _("The GEGL operation %s is not installed: install fdikp-deblur's "
-                     "GEGL module in GEGL's plug-in folder"),
+                   _ ("The GEGL operation %s is not installed: install fdikp-deblur's "
+                      "GEGL module in GEGL's plug-in folder"),
                    OPERATION);
       return gimp_procedure_new_return_values (procedure, GIMP_PDB_EXECUTION_ERROR, error);
     }
 
-  gimp_progress_init (_("Defocus Deblur"));
+  gimp_progress_init (_ ("Defocus Deblur"));
 
   /* Every drawable is deblurred into its shadow first; only when all have
    * succeeded are the shadows merged, in one undo group, so that a failure
    * leaves the image (and its undo history) exactly as it was. */
   n_work = g_list_length (work);
-  i = 0;
+  i      = 0;
   for (list = work; list; list = list->next, i++)
     {
       ProgressSpan span = { (gdouble) i / n_work, 1.0 / n_work };

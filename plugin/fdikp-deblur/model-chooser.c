@@ -11,18 +11,18 @@
 
 enum
 {
-  COLUMN_LABEL,   /* what the menu shows */
-  COLUMN_VALUE,   /* what the property gets: a name, a file, or "" */
-  COLUMN_NAME,    /* the installed model's name (the default's too) */
+  COLUMN_LABEL, /* what the menu shows */
+  COLUMN_VALUE, /* what the property gets: a name, a file, or "" */
+  COLUMN_NAME,  /* the installed model's name (the default's too) */
   COLUMN_KIND,
   N_COLUMNS
 };
 
 enum
 {
-  KIND_MODEL,     /* an installed model, or the default */
-  KIND_FILE,      /* a file (or unknown name) the property holds */
-  KIND_OTHER      /* "Other file…" */
+  KIND_MODEL, /* an installed model, or the default */
+  KIND_FILE,  /* a file (or unknown name) the property holds */
+  KIND_OTHER  /* "Other file…" */
 };
 
 typedef struct
@@ -91,30 +91,28 @@ property_value (Chooser *chooser)
 /* The row that shows `value`: the default for "", an installed model for
  * its name (in any case), else the file row, added or updated. */
 static void
-select_value (Chooser     *chooser,
-              const gchar *value)
+select_value (Chooser *chooser, const gchar *value)
 {
   GtkTreeModel *model = GTK_TREE_MODEL (chooser->store);
   GtkTreeIter   iter, file_row, found;
   gboolean      have_file = FALSE, have_found = FALSE;
 
-  for (gboolean ok = gtk_tree_model_get_iter_first (model, &iter);
-       ok;
-       ok = gtk_tree_model_iter_next (model, &iter))
+  for (gboolean ok = gtk_tree_model_get_iter_first (model, &iter); ok;
+       ok          = gtk_tree_model_iter_next (model, &iter))
     {
       gchar *row_value, *row_name;
       gint   kind;
 
       gtk_tree_model_get (model, &iter, COLUMN_VALUE, &row_value, COLUMN_NAME, &row_name,
-                          COLUMN_KIND, &kind, -1);
+                                   COLUMN_KIND, &kind, -1);
       if (kind == KIND_FILE)
         {
           file_row  = iter;
           have_file = TRUE;
         }
-      else if (kind == KIND_MODEL && ! have_found &&
-               (g_strcmp0 (row_value, value) == 0 ||
-                (*value && row_name && g_ascii_strcasecmp (row_name, value) == 0)))
+      else if (kind == KIND_MODEL && ! have_found
+               && (g_strcmp0 (row_value, value) == 0
+                   || (*value && row_name && g_ascii_strcasecmp (row_name, value) == 0)))
         {
           found      = iter;
           have_found = TRUE;
@@ -154,8 +152,7 @@ select_value (Chooser     *chooser,
 }
 
 static void
-set_value (Chooser     *chooser,
-           const gchar *value)
+set_value (Chooser *chooser, const gchar *value)
 {
   gchar *current = property_value (chooser);
 
@@ -167,9 +164,7 @@ set_value (Chooser     *chooser,
 }
 
 static void
-property_changed (GObject    *object,
-                  GParamSpec *pspec,
-                  Chooser    *chooser)
+property_changed (GObject *object, GParamSpec *pspec, Chooser *chooser)
 {
   gchar *value = property_value (chooser);
 
@@ -184,20 +179,19 @@ pick_file (Chooser *chooser)
   GtkWidget     *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (chooser->combo));
   GtkWidget     *dialog;
   GtkFileFilter *filter;
-  gchar         *current  = property_value (chooser);
+  gchar         *current = property_value (chooser);
 
-  dialog = gtk_file_chooser_dialog_new (_("Choose a Model File"),
+  dialog = gtk_file_chooser_dialog_new (_ ("Choose a Model File"),
                                         GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
-                                        GTK_FILE_CHOOSER_ACTION_OPEN,
-                                        _("_Cancel"), GTK_RESPONSE_CANCEL,
-                                        _("_Open"),   GTK_RESPONSE_ACCEPT,
+                                        GTK_FILE_CHOOSER_ACTION_OPEN, _ ("_Cancel"),
+                                        GTK_RESPONSE_CANCEL, _ ("_Open"), GTK_RESPONSE_ACCEPT,
                                         NULL);
   filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("TorchScript models (*.pt)"));
+  gtk_file_filter_set_name (filter, _ ("TorchScript models (*.pt)"));
   gtk_file_filter_add_pattern (filter, "*.pt");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
   filter = gtk_file_filter_new ();
-  gtk_file_filter_set_name (filter, _("All files"));
+  gtk_file_filter_set_name (filter, _ ("All files"));
   gtk_file_filter_add_pattern (filter, "*");
   gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
   if (g_path_is_absolute (current))
@@ -219,8 +213,7 @@ pick_file (Chooser *chooser)
 }
 
 static void
-combo_changed (GtkComboBox *combo,
-               Chooser     *chooser)
+combo_changed (GtkComboBox *combo, Chooser *chooser)
 {
   GtkTreeIter iter;
   gchar      *value;
@@ -228,8 +221,8 @@ combo_changed (GtkComboBox *combo,
 
   if (chooser->updating || ! gtk_combo_box_get_active_iter (combo, &iter))
     return;
-  gtk_tree_model_get (GTK_TREE_MODEL (chooser->store), &iter, COLUMN_VALUE, &value,
-                      COLUMN_KIND, &kind, -1);
+  gtk_tree_model_get (GTK_TREE_MODEL (chooser->store), &iter, COLUMN_VALUE, &value, COLUMN_KIND,
+                      &kind, -1);
   if (kind == KIND_OTHER)
     pick_file (chooser);
   else
@@ -248,9 +241,7 @@ chooser_free (Chooser *chooser)
 }
 
 GtkWidget *
-deblur_model_chooser_new (GObject     *object,
-                          const gchar *property,
-                          GPtrArray   *models)
+deblur_model_chooser_new (GObject *object, const gchar *property, GPtrArray *models)
 {
   Chooser         *chooser = g_new0 (Chooser, 1);
   GtkCellRenderer *cell;
@@ -259,8 +250,8 @@ deblur_model_chooser_new (GObject     *object,
   gchar           *signal;
   gchar           *value;
 
-  chooser->store    = gtk_list_store_new (N_COLUMNS, G_TYPE_STRING, G_TYPE_STRING,
-                                          G_TYPE_STRING, G_TYPE_INT);
+  chooser->store    = gtk_list_store_new (N_COLUMNS, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                                          G_TYPE_INT);
   chooser->object   = g_object_ref (object);
   chooser->property = g_strdup (property);
 
@@ -268,35 +259,31 @@ deblur_model_chooser_new (GObject     *object,
     {
       const DeblurModel *model = g_ptr_array_index (models, i);
       gchar             *label = model->is_default
-        /* TRANSLATORS: %s is a model's label, "FDIKP-S (fast)" */
-        ? g_strdup_printf (_("%s, the default"), model->label)
-        : g_strdup (model->label);
+                         /* TRANSLATORS: %s is a model's label, "FDIKP-S (fast)" */
+                                     ? g_strdup_printf (_ ("%s, the default"), model->label)
+                                     : g_strdup (model->label);
 
       /* Choosing the default stores "", so that the setting follows the
        * default model when a better one is installed. */
-      gtk_list_store_insert_with_values (chooser->store, &iter, -1,
-                                         COLUMN_LABEL, label,
+      gtk_list_store_insert_with_values (chooser->store, &iter, -1, COLUMN_LABEL, label,
                                          COLUMN_VALUE, model->is_default ? "" : model->name,
-                                         COLUMN_NAME,  model->name,
-                                         COLUMN_KIND,  KIND_MODEL, -1);
+                                         COLUMN_NAME, model->name, COLUMN_KIND, KIND_MODEL, -1);
       have_default |= model->is_default;
       g_free (label);
     }
   if (! have_default)
-    gtk_list_store_insert_with_values (chooser->store, &iter, 0,
-                                       COLUMN_LABEL, _("Default model (not installed)"),
-                                       COLUMN_VALUE, "",
-                                       COLUMN_KIND,  KIND_MODEL, -1);
-  gtk_list_store_insert_with_values (chooser->store, &iter, -1,
-                                     COLUMN_LABEL, _("Other file…"),
-                                     COLUMN_KIND,  KIND_OTHER, -1);
+    gtk_list_store_insert_with_values (chooser->store, &iter, 0, COLUMN_LABEL,
+                                       _ ("Default model (not installed)"), COLUMN_VALUE, "",
+                                       COLUMN_KIND, KIND_MODEL, -1);
+  gtk_list_store_insert_with_values (chooser->store, &iter, -1, COLUMN_LABEL, _ ("Other file…"),
+                                     COLUMN_KIND, KIND_OTHER, -1);
 
   chooser->combo = GTK_COMBO_BOX (gtk_combo_box_new_with_model (GTK_TREE_MODEL (chooser->store)));
-  cell = gtk_cell_renderer_text_new ();
+  cell           = gtk_cell_renderer_text_new ();
   g_object_set (cell, "ellipsize", PANGO_ELLIPSIZE_MIDDLE, NULL);
   gtk_cell_layout_pack_start (GTK_CELL_LAYOUT (chooser->combo), cell, TRUE);
-  gtk_cell_layout_set_attributes (GTK_CELL_LAYOUT (chooser->combo), cell,
-                                  "text", COLUMN_LABEL, NULL);
+  gtk_cell_layout_set_attributes (GTK_CELL_LAYOUT (chooser->combo), cell, "text", COLUMN_LABEL,
+                                  NULL);
   g_object_set_data_full (G_OBJECT (chooser->combo), CHOOSER_KEY, chooser,
                           (GDestroyNotify) chooser_free);
 
@@ -313,8 +300,7 @@ deblur_model_chooser_new (GObject     *object,
 }
 
 void
-deblur_model_chooser_set_file (GtkWidget   *widget,
-                               const gchar *file)
+deblur_model_chooser_set_file (GtkWidget *widget, const gchar *file)
 {
   Chooser *chooser = g_object_get_data (G_OBJECT (widget), CHOOSER_KEY);
 

@@ -15,25 +15,22 @@
 
 typedef struct
 {
-  gchar    *name;        /* what the "model" argument takes */
-  gchar    *label;       /* what menus show, translated */
-  gchar    *path;        /* the file */
-  gboolean  is_default;  /* the model an empty "model" runs */
+  gchar   *name;       /* what the "model" argument takes */
+  gchar   *label;      /* what menus show, translated */
+  gchar   *path;       /* the file */
+  gboolean is_default; /* the model an empty "model" runs */
 } DeblurModel;
 
 /* The installed models, as the operation found them (gegl_init first): a
  * GPtrArray of DeblurModel, empty when none is installed or the op is
  * missing. Free with g_ptr_array_unref(). */
-GPtrArray * deblur_models_installed        (void);
+GPtrArray *deblur_models_installed (void);
 
 /* A combo box editing `object`'s string property `property`. */
-GtkWidget * deblur_model_chooser_new       (GObject     *object,
-                                            const gchar *property,
-                                            GPtrArray   *models);
+GtkWidget *deblur_model_chooser_new (GObject *object, const gchar *property, GPtrArray *models);
 
 /* Makes `file` the chosen model, as "Other file…" does once the user has
  * picked one. */
-void        deblur_model_chooser_set_file  (GtkWidget   *chooser,
-                                            const gchar *file);
+void       deblur_model_chooser_set_file (GtkWidget *chooser, const gchar *file);
 
 #endif /* FDIKP_DEBLUR_MODEL_CHOOSER_H */

@@ -30,9 +30,9 @@ struct _DeblurPreview
   GimpDrawable        *drawable;
   GimpProcedureConfig *config;
   DeblurApplySettings  apply;
-  GeglRectangle        area;      /* what the network sees, drawable coordinates */
-  GeglBuffer          *source;    /* the drawable, copied once */
-  const Babl          *format;    /* what the preview area draws (8-bit, the drawable's type) */
+  GeglRectangle        area;   /* what the network sees, drawable coordinates */
+  GeglBuffer          *source; /* the drawable, copied once */
+  const Babl          *format; /* what the preview area draws (8-bit, the drawable's type) */
   gint                 bpp;
 
   GtkWidget           *box;
@@ -40,16 +40,16 @@ struct _DeblurPreview
   GtkWidget           *progress;
   GtkWidget           *original;
 
-  Job                 *job;       /* the run in the worker, or NULL */
-  gboolean             pending;   /* something changed while it ran */
-  gint                 cancel;    /* the running op's cancel flag */
-  gint                 permille;  /* its progress, written by the worker */
-  guint                ticker;    /* the main-loop source showing the progress */
+  Job                 *job;      /* the run in the worker, or NULL */
+  gboolean             pending;  /* something changed while it ran */
+  gint                 cancel;   /* the running op's cancel flag */
+  gint                 permille; /* its progress, written by the worker */
+  guint                ticker;   /* the main-loop source showing the progress */
 
-  guchar              *result;    /* the last finished preview */
+  guchar              *result; /* the last finished preview */
   GeglRectangle        result_rect;
-  gint64               opened;    /* monotonic microseconds */
-  gint                 finished;  /* previews finished so far */
+  gint64               opened;   /* monotonic microseconds */
+  gint                 finished; /* previews finished so far */
 };
 
 struct _Job
@@ -58,18 +58,16 @@ struct _Job
   GThread       *thread;
   GeglNode      *graph;
   GeglNode      *deblur;
-  GeglRectangle  rect;            /* the preview's view, drawable coordinates */
-  guchar        *pixels;          /* rect in preview->format */
-  gchar         *error;           /* the op's message when it failed */
+  GeglRectangle  rect;   /* the preview's view, drawable coordinates */
+  guchar        *pixels; /* rect in preview->format */
+  gchar         *error;  /* the op's message when it failed */
   gint64         started;
 };
 
 static void start_job (DeblurPreview *preview);
 
-
 static void
-view_rect (DeblurPreview *preview,
-           GeglRectangle *rect)
+view_rect (DeblurPreview *preview, GeglRectangle *rect)
 {
   gimp_preview_get_position (GIMP_PREVIEW (preview->preview), &rect->x, &rect->y);
   gimp_preview_get_size (GIMP_PREVIEW (preview->preview), &rect->width, &rect->height);
@@ -77,13 +75,12 @@ view_rect (DeblurPreview *preview,
 
 /* The drawable's own pixels of `rect` in the preview's format. */
 static guchar *
-original_pixels (DeblurPreview       *preview,
-                 const GeglRectangle *rect)
+original_pixels (DeblurPreview *preview, const GeglRectangle *rect)
 {
   guchar *pixels = g_malloc ((gsize) rect->width * rect->height * preview->bpp);
 
-  gegl_buffer_get (preview->source, rect, 1.0, preview->format, pixels,
-                   rect->width * preview->bpp, GEGL_ABYSS_NONE);
+  gegl_buffer_get (preview->source, rect, 1.0, preview->format, pixels, rect->width * preview->bpp,
+                   GEGL_ABYSS_NONE);
   return pixels;
 }
 
@@ -104,17 +101,14 @@ draw (DeblurPreview *preview)
     {
       guchar *pixels = original_pixels (preview, &rect);
 
-      gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), pixels,
-                                rect.width * preview->bpp);
+      gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), pixels, rect.width * preview->bpp);
       g_free (pixels);
     }
 }
 
 /* Progress, from the worker thread: only stored; the main loop shows it. */
 static void
-job_progress (GeglNode *node,
-              gdouble   fraction,
-              gpointer  data)
+job_progress (GeglNode *node, gdouble fraction, gpointer data)
 {
   DeblurPreview *preview = data;
 
@@ -132,9 +126,7 @@ show_progress (gpointer data)
 }
 
 static void
-log_preview (DeblurPreview *preview,
-             Job           *job,
-             gint64         now)
+log_preview (DeblurPreview *preview, Job *job, gint64 now)
 {
   /* For the tests and the README's figure: where and how long. */
   const gchar *path = g_getenv ("FDIKP_DEBLUR_PREVIEW_LOG");
@@ -142,8 +134,9 @@ log_preview (DeblurPreview *preview,
 
   if (! path || ! *path || ! (log = fopen (path, "a")))
     return;
-  fprintf (log, "{\"preview\": %d, \"x\": %d, \"y\": %d, \"width\": %d, \"height\": %d, "
-                "\"seconds\": %.3f, \"since_dialog_seconds\": %.3f, \"error\": %s}\n",
+  fprintf (log,
+           "{\"preview\": %d, \"x\": %d, \"y\": %d, \"width\": %d, \"height\": %d, "
+           "\"seconds\": %.3f, \"since_dialog_seconds\": %.3f, \"error\": %s}\n",
            preview->finished, job->rect.x, job->rect.y, job->rect.width, job->rect.height,
            (now - job->started) / 1e6, (now - preview->opened) / 1e6,
            job->error ? "true" : "false");
@@ -182,7 +175,7 @@ job_done (gpointer data)
           preview->finished++;
           gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (preview->progress), 1.0);
           /* TRANSLATORS: %.1f is a number of seconds */
-          text = g_strdup_printf (_("Preview ready (%.1f s)"), (now - job->started) / 1e6);
+          text = g_strdup_printf (_ ("Preview ready (%.1f s)"), (now - job->started) / 1e6);
           gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), text);
           g_free (text);
           draw (preview);
@@ -214,7 +207,7 @@ job_run (gpointer data)
       const gchar *failure;
       gint         stride = job->rect.width * preview->bpp;
       guchar      *corner = job->pixels + (gsize) (inside.y - job->rect.y) * stride
-                            + (gsize) (inside.x - job->rect.x) * preview->bpp;
+                       + (gsize) (inside.x - job->rect.x) * preview->bpp;
 
       gegl_node_blit (job->deblur, 1.0, &inside, preview->format, corner, stride,
                       GEGL_BLIT_DEFAULT);
@@ -243,29 +236,24 @@ start_job (DeblurPreview *preview)
   job->started = g_get_monotonic_time ();
   view_rect (preview, &job->rect);
 
-  job->graph  = gegl_node_new ();
-  source      = gegl_node_new_child (job->graph,
-                                     "operation", "gegl:buffer-source",
-                                     "buffer",    preview->source,
-                                     NULL);
-  crop        = gegl_node_new_child (job->graph,
-                                     "operation", "gegl:crop",
-                                     "x",         (gdouble) preview->area.x,
-                                     "y",         (gdouble) preview->area.y,
-                                     "width",     (gdouble) preview->area.width,
-                                     "height",    (gdouble) preview->area.height,
-                                     NULL);
+  job->graph = gegl_node_new ();
+  source     = gegl_node_new_child (job->graph, "operation", "gegl:buffer-source", "buffer",
+                                    preview->source, NULL);
+  crop = gegl_node_new_child (job->graph, "operation", "gegl:crop", "x", (gdouble) preview->area.x,
+                              "y", (gdouble) preview->area.y, "width",
+                              (gdouble) preview->area.width, "height",
+                              (gdouble) preview->area.height, NULL);
   job->deblur = gegl_node_new_child (job->graph, "operation", FDIKP_DEBLUR_OPERATION, NULL);
   preview->apply (job->deblur, preview->config);
   gegl_node_link_many (source, crop, job->deblur, NULL);
   g_atomic_int_set (&preview->cancel, 0);
   g_atomic_int_set (&preview->permille, 0);
-  g_object_set_data (G_OBJECT (gegl_node_get_gegl_operation (job->deblur)),
-                     FDIKP_DEBLUR_CANCEL_KEY, &preview->cancel);
+  g_object_set_data (G_OBJECT (gegl_node_get_gegl_operation (job->deblur)), FDIKP_DEBLUR_CANCEL_KEY,
+                     &preview->cancel);
   g_signal_connect (job->deblur, "progress", G_CALLBACK (job_progress), preview);
 
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (preview->progress), 0.0);
-  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), _("Deblurring the preview..."));
+  gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), _ ("Deblurring the preview..."));
   preview->ticker = g_timeout_add (100, show_progress, preview);
   preview->job    = job;
   job->thread     = g_thread_new ("fdikp-deblur-preview", job_run, job);
@@ -276,7 +264,7 @@ start_job (DeblurPreview *preview)
 static void
 update (DeblurPreview *preview)
 {
-  draw (preview);  /* the original (or the last result) until the new one is ready */
+  draw (preview); /* the original (or the last result) until the new one is ready */
   if (preview->job)
     {
       g_atomic_int_set (&preview->cancel, 1);
@@ -289,9 +277,7 @@ update (DeblurPreview *preview)
 }
 
 static void
-config_changed (GObject    *config,
-                GParamSpec *pspec,
-                gpointer    data)
+config_changed (GObject *config, GParamSpec *pspec, gpointer data)
 {
   DeblurPreview *preview = data;
 
@@ -301,8 +287,7 @@ config_changed (GObject    *config,
 }
 
 static void
-original_toggled (GtkToggleButton *button,
-                  gpointer         data)
+original_toggled (GtkToggleButton *button, gpointer data)
 {
   draw (data);
 }
@@ -326,7 +311,7 @@ deblur_preview_new (GimpDrawable        *drawable,
     preview->format = babl_format (alpha ? "R'G'B'A u8" : "R'G'B' u8");
   else
     preview->format = babl_format (alpha ? "Y'A u8" : "Y' u8");
-  preview->bpp = babl_format_get_bytes_per_pixel (preview->format);
+  preview->bpp    = babl_format_get_bytes_per_pixel (preview->format);
   /* Read once, here: the worker never talks to GIMP. */
   preview->source = gegl_buffer_dup (buffer);
   g_object_unref (buffer);
@@ -336,7 +321,7 @@ deblur_preview_new (GimpDrawable        *drawable,
   preview->progress = gtk_progress_bar_new ();
   gtk_progress_bar_set_show_text (GTK_PROGRESS_BAR (preview->progress), TRUE);
   gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), "");
-  preview->original = gtk_check_button_new_with_mnemonic (_("Show _original"));
+  preview->original = gtk_check_button_new_with_mnemonic (_ ("Show _original"));
   gtk_box_pack_start (GTK_BOX (preview->box), preview->preview, TRUE, TRUE, 0);
   gtk_box_pack_start (GTK_BOX (preview->box), preview->progress, FALSE, FALSE, 0);
   gtk_box_pack_start (GTK_BOX (preview->box), preview->original, FALSE, FALSE, 0);

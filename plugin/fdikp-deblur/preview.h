@@ -13,8 +13,7 @@
 typedef struct _DeblurPreview DeblurPreview;
 
 /* Sets the operation's properties on `node` from the procedure's settings. */
-typedef void (* DeblurApplySettings) (GeglNode            *node,
-                                      GimpProcedureConfig *config);
+typedef void (*DeblurApplySettings) (GeglNode *node, GimpProcedureConfig *config);
 
 /* The preview of `drawable` with the settings in `config` (applied to the
  * op by `apply`), as a widget to pack into the dialog (a box: the preview,
@@ -22,11 +21,11 @@ typedef void (* DeblurApplySettings) (GeglNode            *node,
  * image: the selection's bounding box within the drawable, as in the real
  * run. Free with deblur_preview_free() before the dialog is destroyed: it
  * stops the worker. */
-DeblurPreview * deblur_preview_new     (GimpDrawable        *drawable,
-                                        GimpProcedureConfig *config,
-                                        const GeglRectangle *area,
-                                        DeblurApplySettings  apply);
-GtkWidget     * deblur_preview_widget  (DeblurPreview       *preview);
-void            deblur_preview_free    (DeblurPreview       *preview);
+DeblurPreview *deblur_preview_new (GimpDrawable        *drawable,
+                                   GimpProcedureConfig *config,
+                                   const GeglRectangle *area,
+                                   DeblurApplySettings  apply);
+GtkWidget     *deblur_preview_widget (DeblurPreview *preview);
+void           deblur_preview_free (DeblurPreview *preview);
 
 #endif /* FDIKP_DEBLUR_PREVIEW_H */

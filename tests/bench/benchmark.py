@@ -120,7 +120,9 @@ def psnr(a, b):
     """PSNR of two H x W x 3 arrays, by the project's evaluation metric."""
     import torch
     from fdikp.metrics import psnr as batch_psnr
-    as_batch = lambda x: torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
+
+    def as_batch(x):
+        return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
     return float(batch_psnr(as_batch(a), as_batch(b))[0])
 
 
@@ -148,8 +150,8 @@ def flops_per_megapixel(weights, stages, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine-run", default=os.path.join(REPO, "build", "engine", "tools",
-                                                              "fdikp-engine-run"))
+    parser.add_argument("--engine-run", default=os.path.join(
+        REPO, "build", "engine", "tools", "fdikp-engine-run"))
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--weights", help="FDIKP checkpoint (exported for the engine here)")
     source.add_argument("--random-init", action="store_true",
@@ -165,8 +167,8 @@ def main():
     parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--data", default=os.environ.get("FDIKP_DATA",
-                                                         os.path.join(REPO, "..", "shared", "data")))
+    parser.add_argument("--data", default=os.environ.get(
+        "FDIKP_DATA", os.path.join(REPO, "..", "shared", "data")))
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--worker", choices=["eager", "script"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -199,7 +201,8 @@ def main():
                "device": args.device}
     print(f"# FDIKP benchmark: {label}; {args.stages} stages; {args.threads} CPU threads; "
           f"device {args.device}")
-    print(f"# {subprocess.run([args.engine_run, '--runtime'], capture_output=True, text=True).stdout.strip()}")
+    runtime = subprocess.run([args.engine_run, '--runtime'], capture_output=True, text=True)
+    print(f"# {runtime.stdout.strip()}")
 
     flops, rate = flops_per_megapixel(weights, args.stages, args.threads)
     results["gflop_per_mp"] = flops / 1e9
@@ -243,7 +246,8 @@ def main():
 
     results["compare"] = []
     print("\n## Same weights, same input, untiled (second of two runs)\n")
-    print("| image | eager s | TorchScript (Python) s | engine, LibTorch's optimize_for_inference s |"
+    print("| image | eager s | TorchScript (Python) s |"
+          " engine, LibTorch's optimize_for_inference s |"
           " C++ engine s | eager / engine | TorchScript / engine | max abs diff |"
           " peak RSS MiB eager / TS / engine |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -286,9 +290,12 @@ def main():
         overlaps = [int(o) for o in args.fidelity_overlaps.split(",")]
         results["fidelity"] = []
         print(f"\n## Tiling fidelity on {len(names)} DPDD pair(s), 1024 x 1024\n")
-        print("| tile | overlap | PSNR tiled vs untiled dB | PSNR vs sharp dB (untiled: see first row) |")
+        print("| tile | overlap | PSNR tiled vs untiled dB |"
+              " PSNR vs sharp dB (untiled: see first row) |")
         print("|---|---|---|---|")
-        load = lambda p: np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255.0
+
+        def load(p):
+            return np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255.0
         untiled = {}
         for name in names:
             _, _, untiled[name] = engine(load(os.path.join(pairs, "blur", name)), 1088)
@@ -303,7 +310,8 @@ def main():
                                        overlap=overlap)
                     vs_untiled.append(psnr(out, untiled[name]))
                     vs_sharp.append(psnr(out, load(os.path.join(pairs, "sharp", name))))
-                row = {"tile": tile, "overlap": overlap, "psnr_vs_untiled": float(np.mean(vs_untiled)),
+                row = {"tile": tile, "overlap": overlap,
+                       "psnr_vs_untiled": float(np.mean(vs_untiled)),
                        "psnr_vs_sharp": float(np.mean(vs_sharp)),
                        "psnr_vs_sharp_untiled": float(sharp_untiled)}
                 results["fidelity"].append(row)

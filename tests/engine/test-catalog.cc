@@ -5,6 +5,8 @@
 // writes them (stored entries); the fixture models' real archives are
 // read in test-engine.
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,6 +20,7 @@
 using fdikp::ByteSource;
 using fdikp::Catalog;
 using fdikp::list_models;
+using fdikp::list_models_cached;
 using fdikp::read_archive_metadata;
 using fdikp::resolve_model;
 
@@ -170,9 +173,9 @@ TEST(an_archive_without_metadata_gives_none) {
   CHECK_EQ(metadata_of(model(""), &error), "");
   CHECK_EQ(error, "");
   // Only the archive's own extra/ folder counts.
-  CHECK_EQ(metadata_of(archive({{"a/b/extra/fdikp.json", kMeta}, {"extra/fdikp.json", kMeta}}),
-                       &error),
-           "");
+  CHECK_EQ(
+      metadata_of(archive({{"a/b/extra/fdikp.json", kMeta}, {"extra/fdikp.json", kMeta}}), &error),
+      "");
 }
 
 TEST(damaged_archives_are_refused_with_a_reason) {
@@ -205,7 +208,8 @@ TEST(folders_are_listed_by_name_title_and_speed) {
   user.write("bare.pt", model(""));
   user.write("notes.txt", "not a model");
   system.write("fdikp-default.pt", model(kMeta));
-  system.write("z-quality.pt", model(R"({"name": "fdikp", "title": "FDIKP", "speed_class": "quality"})"));
+  system.write("z-quality.pt",
+               model(R"({"name": "fdikp", "title": "FDIKP", "speed_class": "quality"})"));
   system.write("broken.pt", "PK not really");
   system.write("bad-meta.pt", model(R"({"name": "has/slash"})"));
   system.write("again.pt", model(R"({"name": "MINE"})"));
@@ -213,7 +217,8 @@ TEST(folders_are_listed_by_name_title_and_speed) {
       list_models({user.path.string(), "/no/such/folder", "", system.path.string()});
   CHECK_EQ(catalog.models.size(), 4u);
   std::string names;
-  for (const auto &m : catalog.models) names += m.name + "|" + m.info.title + "|" + m.info.speed_class + " ";
+  for (const auto &m : catalog.models)
+    names += m.name + "|" + m.info.title + "|" + m.info.speed_class + " ";
   CHECK_EQ(names, "bare|| mine|My model| fdikp-s|FDIKP-S|fast fdikp|FDIKP|quality ");
   CHECK_EQ(catalog.models[2].path, (system.path / "fdikp-default.pt").string());
   CHECK_EQ(catalog.problems.size(), 3u);
@@ -246,10 +251,57 @@ TEST(names_titles_and_paths_resolve_to_files) {
   CHECK(resolve_model("bare.pt", catalog, &path, &error));
   CHECK_EQ(path, "bare.pt");
   CHECK(!resolve_model("sharpest", catalog, &path, &error));
-  CHECK_EQ(error, "no installed model is named \"sharpest\", and there is no such file "
-                  "(installed: bare, fdikp-s)");
+  CHECK_EQ(error,
+           "no installed model is named \"sharpest\", and there is no such file "
+           "(installed: bare, fdikp-s)");
   CHECK(!resolve_model("x", list_models({}), &path, &error));
   CHECK_CONTAINS(error, "no model is installed");
+}
+
+namespace {
+
+std::string listed_names(const Catalog &catalog) {
+  std::string names;
+  for (const auto &m : catalog.models) names += m.name + " ";
+  for (const auto &p : catalog.problems) names += "[" + p + "] ";
+  return names;
+}
+
+// Sets a file's modification time (to the nanosecond).
+void set_mtime(const std::string &path, std::int64_t seconds, long nanoseconds) {
+  const struct timespec times[2] = {{seconds, nanoseconds}, {seconds, nanoseconds}};
+  CHECK(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+}  // namespace
+
+TEST(the_cached_listing_rereads_a_file_only_when_it_changed) {
+  Folder folder;
+  const std::string a = folder.write("a.pt", model(R"({"name": "first"})"));
+  set_mtime(a, 1700000000, 5);
+  CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "first ");
+  // Same size and time, other bytes: the cached listing has not read it again
+  // (the uncached one has).
+  std::string other = model(R"({"name": "fresh"})");
+  CHECK_EQ(other.size(), model(R"({"name": "first"})").size());
+  folder.write("a.pt", other);
+  set_mtime(a, 1700000000, 5);
+  CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "first ");
+  CHECK_EQ(listed_names(list_models({folder.path.string()})), "fresh ");
+  // A newer time (one nanosecond) or another size: read again.
+  set_mtime(a, 1700000000, 6);
+  CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "fresh ");
+  folder.write("a.pt", model(R"({"name": "longer-name"})"));
+  set_mtime(a, 1700000000, 6);
+  CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "longer-name ");
+  // Files that come and go are seen at once, damaged ones named.
+  folder.write("b.pt", "PK not really");
+  const std::string listed = listed_names(list_models_cached({folder.path.string()}));
+  CHECK_CONTAINS(listed, "longer-name [");
+  CHECK_CONTAINS(listed, "b.pt: ");
+  std::filesystem::remove(a);
+  std::filesystem::remove(folder.path / "b.pt");
+  CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "");
 }
 
 CHECK_MAIN()

@@ -56,16 +56,18 @@ double max_difference(const std::vector<float> &a, const std::vector<float> &b, 
   return worst;
 }
 
-fdikp::Status run_image(const fdikp::Options &o, const std::vector<float> &in, std::vector<float> *out,
-                        int width, int height, int channels, fdikp::RunInfo *info = nullptr,
-                        const fdikp::Callbacks &callbacks = {}) {
+fdikp::Status run_image(const fdikp::Options &o, const std::vector<float> &in,
+                        std::vector<float> *out, int width, int height, int channels,
+                        fdikp::RunInfo *info = nullptr, const fdikp::Callbacks &callbacks = {}) {
   out->assign(in.size(), -1.0f);
-  return fdikp::run_interleaved(o, in.data(), out->data(), width, height, channels, callbacks, info);
+  return fdikp::run_interleaved(o, in.data(), out->data(), width, height, channels, callbacks,
+                                info);
 }
 
 // A 3x3 sharpen applied directly, replicating borders: what the fixture
 // model computes on the whole image.
-std::vector<float> sharpen_reference(const std::vector<float> &in, int width, int height, int channels) {
+std::vector<float> sharpen_reference(const std::vector<float> &in, int width, int height,
+                                     int channels) {
   std::vector<float> out(in);
   auto at = [&](int x, int y, int c) {
     x = std::clamp(x, 0, width - 1);
@@ -75,8 +77,8 @@ std::vector<float> sharpen_reference(const std::vector<float> &in, int width, in
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int c = 0; c < 3; ++c) {
-        const float v = 5 * at(x, y, c) - at(x - 1, y, c) - at(x + 1, y, c) - at(x, y - 1, c) -
-                        at(x, y + 1, c);
+        const float v =
+            5 * at(x, y, c) - at(x - 1, y, c) - at(x + 1, y, c) - at(x, y - 1, c) - at(x, y + 1, c);
         out[(static_cast<std::size_t>(y) * width + x) * channels + c] = std::clamp(v, 0.0f, 1.0f);
       }
   return out;
@@ -186,13 +188,11 @@ TEST(regions_asked_for_one_after_another_reuse_the_tiles_on_their_edges) {
   pixels.height = h;
   pixels.read = [&](const fdikp::Rect &r, float *rgb) {
     for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width * 3; ++x)
-        *rgb++ = in[(std::size_t(r.y + y) * w + r.x) * 3 + x];
+      for (int x = 0; x < r.width * 3; ++x) *rgb++ = in[(std::size_t(r.y + y) * w + r.x) * 3 + x];
   };
   pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
     for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width * 3; ++x)
-        out[(std::size_t(r.y + y) * w + r.x) * 3 + x] = *rgb++;
+      for (int x = 0; x < r.width * 3; ++x) out[(std::size_t(r.y + y) * w + r.x) * 3 + x] = *rgb++;
   };
   int reused = 0;
   for (const fdikp::Rect region : {fdikp::Rect{0, 0, 75, 100}, fdikp::Rect{75, 0, 75, 100}}) {
@@ -210,7 +210,8 @@ TEST(stages_0_runs_the_models_own_default_stages) {
   const auto in = test_image(w, h, 3);
   std::vector<float> out;
   for (const auto &[model, own] : {std::pair<const char *, int>{"needs-multiple.pt", 3},
-                                   {"one-stage.pt", 1}, {"identity-bare.pt", FDIKP_TRAINED_STAGES}}) {
+                                   {"one-stage.pt", 1},
+                                   {"identity-bare.pt", FDIKP_TRAINED_STAGES}}) {
     auto o = options_for(model, 64, 16);
     CHECK_EQ(o.stages, FDIKP_STAGES_AUTOMATIC);  // the default
     fdikp::RunInfo info;
@@ -243,7 +244,8 @@ TEST(progress_rises_to_one_and_cancellation_stops_between_tiles) {
   int polls = 0;
   callbacks.progress = nullptr;
   callbacks.cancelled = [&] { return ++polls > 3; };
-  const auto status = run_image(options_for("identity.pt", 64, 16), in, &out, w, h, 3, &info, callbacks);
+  const auto status =
+      run_image(options_for("identity.pt", 64, 16), in, &out, w, h, 3, &info, callbacks);
   CHECK(status.cancelled());
   CHECK(!status.ok());
   CHECK_EQ(info.tiles, 3);
@@ -300,9 +302,11 @@ TEST(bad_options_are_refused) {
   std::vector<float> out;
   auto o = options_for("identity.pt");
   o.stages = -1;
-  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(),
+                 "stages must be from 0 (the model's own) to 5");
   o.stages = 6;
-  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(),
+                 "stages must be from 0 (the model's own) to 5");
   o = options_for("identity.pt");
   o.tile_size = -1;
   CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile size");
@@ -352,7 +356,8 @@ TEST(concurrent_runs_share_the_model_safely) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       std::vector<float> out;
-      const auto status = run_image(options_for("sharpen.pt", 64 + 32 * (t % 2), 16), in, &out, w, h, 3);
+      const auto status =
+          run_image(options_for("sharpen.pt", 64 + 32 * (t % 2), 16), in, &out, w, h, 3);
       if (status.ok() && max_difference(reference, out, w, h, 3, 1) < 1e-5) ++good;
     });
   for (auto &thread : threads) thread.join();

@@ -56,10 +56,22 @@ TEST(the_size_multiple_doubles_with_each_stage) {
 }
 
 TEST(malformed_json_is_refused_with_a_reason) {
-  const char *bad[] = {"",           "{",           "{\"a\":}",        "{\"a\" 1}",
-                       "[1, 2]",     "{\"a\": 01}", "{\"a\": 1,}",     "{\"a\": \"x}",
-                       "{\"a\": -}", "{\"a\": 1e}", "{\"a\": {}}",     "{\"a\": [1]}",
-                       "{} extra",   "{\"a\": nan}", "{\"a\": \"\\ud800\"}", "{\"a\": 1e999}",
+  const char *bad[] = {"",
+                       "{",
+                       "{\"a\":}",
+                       "{\"a\" 1}",
+                       "[1, 2]",
+                       "{\"a\": 01}",
+                       "{\"a\": 1,}",
+                       "{\"a\": \"x}",
+                       "{\"a\": -}",
+                       "{\"a\": 1e}",
+                       "{\"a\": {}}",
+                       "{\"a\": [1]}",
+                       "{} extra",
+                       "{\"a\": nan}",
+                       "{\"a\": \"\\ud800\"}",
+                       "{\"a\": 1e999}",
                        "{\"a\": \"\x01\"}"};
   for (const char *text : bad) {
     ModelInfo info;
@@ -108,9 +120,13 @@ TEST(names_titles_and_speed_classes_are_checked) {
   CHECK_EQ(info.name, "fdikp-s");
   CHECK_EQ(info.title, "FDIKP-S \xc3\xa9");
   CHECK_EQ(info.speed_class, "fast");
-  const char *bad[] = {R"({"name": "a/b"})", R"({"name": ".hidden"})", R"({"name": "a b"})",
-                       R"({"title": "two\nlines"})", R"({"speed_class": 3})",
-                       R"({"name": "0123456789012345678901234567890123456789012345678901234567890123x"})"};
+  const char *bad[] = {
+      R"({"name": "a/b"})",
+      R"({"name": ".hidden"})",
+      R"({"name": "a b"})",
+      R"({"title": "two\nlines"})",
+      R"({"speed_class": 3})",
+      R"({"name": "0123456789012345678901234567890123456789012345678901234567890123x"})"};
   for (const char *json : bad) {
     ModelInfo other;
     CHECK(!read_model_metadata(json, &other, &error));

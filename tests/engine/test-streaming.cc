@@ -20,8 +20,8 @@ using fdikp::streaming::input_needed;
 using fdikp::streaming::Outcome;
 using fdikp::streaming::PassResult;
 using fdikp::streaming::Reuse;
-using fdikp::streaming::TileMemo;
 using fdikp::streaming::run_tiled;
+using fdikp::streaming::TileMemo;
 
 namespace {
 
@@ -30,11 +30,15 @@ struct Image {
   int width, height;
   std::vector<float> in, out;
   std::vector<int> writes;
-  Rect region;                     // what the pass is asked for
+  Rect region;  // what the pass is asked for
   int read_x0 = 1 << 30, read_y0 = 1 << 30, read_x1 = -1, read_y1 = -1;  // what it read
 
-  Image(int w, int h) : width(w), height(h), in(std::size_t(w) * h * 3), out(in.size(), -1.0f),
-                        writes(std::size_t(w) * h, 0) {
+  Image(int w, int h)
+      : width(w),
+        height(h),
+        in(std::size_t(w) * h * 3),
+        out(in.size(), -1.0f),
+        writes(std::size_t(w) * h, 0) {
     for (std::size_t i = 0; i < in.size(); ++i) in[i] = float((i * 7919) % 1000) / 999.0f;
   }
 
@@ -94,7 +98,8 @@ Infer position_dependent(int *calls = nullptr) {
           float acc = 0;
           for (int dy = -1; dy <= 1; ++dy)
             for (int dx = -1; dx <= 1; ++dx) {
-              const int yy = std::clamp(y + dy, 0, height - 1), xx = std::clamp(x + dx, 0, width - 1);
+              const int yy = std::clamp(y + dy, 0, height - 1),
+                        xx = std::clamp(x + dx, 0, width - 1);
               acc += input[(std::size_t(yy) * width + xx) * 3 + c];
             }
           (*output)[(std::size_t(y) * width + x) * 3 + c] = acc / 9.0f * scale;
@@ -120,7 +125,8 @@ TEST(identity_reproduces_the_image_through_many_tiles_writing_each_pixel_once) {
     for (int tile : {16, 64, 512}) {
       Image image(size[0], size[1]);
       int tiles = 0, calls = 0;
-      const PassResult result = run_tiled(image.pixels(), {}, tile, 8, 4, adding(0.0f, &calls), &tiles);
+      const PassResult result =
+          run_tiled(image.pixels(), {}, tile, 8, 4, adding(0.0f, &calls), &tiles);
       CHECK(result.outcome == Outcome::Done);
       CHECK_EQ(tiles, calls);
       CHECK(image.each_written_once());
@@ -146,7 +152,8 @@ TEST(tiles_are_multiples_of_the_multiple_and_inputs_are_cleaned) {
   image.in[2] = -3.0f;
   for (int multiple : {1, 4, 16, 64}) {
     bool sides_ok = true, values_ok = true;
-    const Infer check_tile = [&](const float *input, int width, int height, std::vector<float> *output) {
+    const Infer check_tile = [&](const float *input, int width, int height,
+                                 std::vector<float> *output) {
       sides_ok = sides_ok && width % multiple == 0 && height % multiple == 0;
       for (std::size_t i = 0; i < std::size_t(width) * height * 3; ++i)
         values_ok = values_ok && input[i] >= 0.0f && input[i] <= 1.0f;
@@ -156,7 +163,8 @@ TEST(tiles_are_multiples_of_the_multiple_and_inputs_are_cleaned) {
     int tiles = 0;
     // The engine passes a tile that is a multiple of the multiple.
     const int tile = std::max(32, multiple);
-    CHECK(run_tiled(image.pixels(), {}, tile, 8, multiple, check_tile, &tiles).outcome == Outcome::Done);
+    CHECK(run_tiled(image.pixels(), {}, tile, 8, multiple, check_tile, &tiles).outcome ==
+          Outcome::Done);
     CHECK(sides_ok);
     CHECK(values_ok);
   }
@@ -183,7 +191,8 @@ TEST(progress_rises_to_one_and_cancellation_stops_before_a_tile) {
     calls = 0;
     Callbacks cancelling;
     cancelling.cancelled = [&] { return calls >= cancel_after; };
-    const PassResult result = run_tiled(again.pixels(), cancelling, 32, 8, 1, adding(0.0f, &calls), &done);
+    const PassResult result =
+        run_tiled(again.pixels(), cancelling, 32, 8, 1, adding(0.0f, &calls), &done);
     CHECK(result.outcome == Outcome::Cancelled);
     CHECK_EQ(calls, cancel_after);
     CHECK_EQ(done, cancel_after);
@@ -225,8 +234,9 @@ TEST(a_region_alone_equals_that_region_of_a_whole_run_bit_for_bit) {
     for (int tile : {24, 48, 256}) {
       Image whole(size[0], size[1]);
       int whole_tiles = 0;
-      CHECK(run_tiled(whole.pixels(), {}, tile, 12, 4, position_dependent(), &whole_tiles).outcome ==
-            Outcome::Done);
+      CHECK(
+          run_tiled(whole.pixels(), {}, tile, 12, 4, position_dependent(), &whole_tiles).outcome ==
+          Outcome::Done);
       const Rect regions[] = {{0, 0, 1, 1},
                               {size[0] - 1, size[1] - 1, 1, 1},
                               {5, 7, 13, 29},
@@ -253,7 +263,8 @@ TEST(a_region_alone_equals_that_region_of_a_whole_run_bit_for_bit) {
             const bool inside = x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
             if (inside) {
               once_inside = once_inside && part.writes[i] == 1;
-              for (int c = 0; c < 3; ++c) same = same && part.out[i * 3 + c] == whole.out[i * 3 + c];
+              for (int c = 0; c < 3; ++c)
+                same = same && part.out[i * 3 + c] == whole.out[i * 3 + c];
             } else {
               untouched_outside = untouched_outside && part.writes[i] == 0;
             }

@@ -26,7 +26,8 @@ void check_axis(int length, int tile, int overlap, int multiple) {
   }
   CHECK_EQ(spans.front().core_begin, 0);
   CHECK_EQ(spans.back().core_end, length);
-  for (std::size_t i = 1; i < spans.size(); ++i) CHECK_EQ(spans[i].core_begin, spans[i - 1].core_end);
+  for (std::size_t i = 1; i < spans.size(); ++i)
+    CHECK_EQ(spans[i].core_begin, spans[i - 1].core_end);
   for (int p = 0; p < length; ++p) {
     double sum = 0;
     int readers = 0;

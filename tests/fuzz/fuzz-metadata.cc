@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string error;
   if (fdikp::read_model_metadata(text, &info, &error)) {
     if (info.default_stages < 1 || info.default_stages > info.max_stages || info.max_stages > 5 ||
-        info.base_multiple < 1 || info.recommended_tile_size < 16 || info.memory_bytes_per_pixel < 0)
+        info.base_multiple < 1 || info.recommended_tile_size < 16 ||
+        info.memory_bytes_per_pixel < 0)
       std::abort();
   } else if (error.empty()) {
     std::abort();

@@ -4,8 +4,8 @@
 // on-canvas preview) is computed alone and equals the same region of a
 // whole-image run.
 
-#include <gegl.h>
 #include <gegl-plugin.h>
+#include <gegl.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +29,8 @@ GeglBuffer *input_buffer() {
   GeglBuffer *buffer = gegl_buffer_new(&extent, babl_format("R'G'B'A float"));
   std::vector<float> pixels(kWidth * kHeight * 4);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = ((i * 7919) % 1000) / 999.0f;
-  gegl_buffer_set(buffer, &extent, 0, babl_format("R'G'B'A float"), pixels.data(), GEGL_AUTO_ROWSTRIDE);
+  gegl_buffer_set(buffer, &extent, 0, babl_format("R'G'B'A float"), pixels.data(),
+                  GEGL_AUTO_ROWSTRIDE);
   return buffer;
 }
 
@@ -61,10 +62,13 @@ void on_progress(GeglNode *, gdouble, gpointer data) {
 Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile = 48) {
   GeglNode *graph = gegl_node_new();
   GeglBuffer *output = nullptr;
-  GeglNode *source = gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
-  GeglNode *deblur = gegl_node_new_child(graph, "operation", FDIKP_DEBLUR_OPERATION, "model",
-                                         model.c_str(), "tile-size", tile, "tile-overlap", 12, NULL);
-  GeglNode *sink = gegl_node_new_child(graph, "operation", "gegl:buffer-sink", "buffer", &output, NULL);
+  GeglNode *source =
+      gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
+  GeglNode *deblur =
+      gegl_node_new_child(graph, "operation", FDIKP_DEBLUR_OPERATION, "model", model.c_str(),
+                          "tile-size", tile, "tile-overlap", 12, NULL);
+  GeglNode *sink =
+      gegl_node_new_child(graph, "operation", "gegl:buffer-sink", "buffer", &output, NULL);
   gegl_node_link_many(source, deblur, sink, NULL);
   gint flag = 0;
   Watch watch;
@@ -77,7 +81,8 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
   Run run;
   run.output = read_all(output);
   run.progress_calls = watch.calls;
-  const char *error = static_cast<const char *>(g_object_get_data(G_OBJECT(operation), FDIKP_DEBLUR_ERROR_KEY));
+  const char *error =
+      static_cast<const char *>(g_object_get_data(G_OBJECT(operation), FDIKP_DEBLUR_ERROR_KEY));
   run.error = error ? error : "";
   g_object_unref(output);
   g_object_unref(graph);
@@ -87,18 +92,19 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
 // The op's output over `roi` only, as GIMP's canvas asks for it
 // (gegl_node_blit), and the progress calls (one per tile, plus the first
 // and last) it took.
-std::vector<float> blit_region(GeglBuffer *input, const std::string &model, const GeglRectangle &roi,
-                               int *progress_calls) {
+std::vector<float> blit_region(GeglBuffer *input, const std::string &model,
+                               const GeglRectangle &roi, int *progress_calls) {
   GeglNode *graph = gegl_node_new();
-  GeglNode *source = gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
+  GeglNode *source =
+      gegl_node_new_child(graph, "operation", "gegl:buffer-source", "buffer", input, NULL);
   GeglNode *deblur = gegl_node_new_child(graph, "operation", FDIKP_DEBLUR_OPERATION, "model",
                                          model.c_str(), "tile-size", 48, "tile-overlap", 12, NULL);
   gegl_node_link(source, deblur);
   Watch watch;
   g_signal_connect(deblur, "progress", G_CALLBACK(on_progress), &watch);
   std::vector<float> pixels(std::size_t(roi.width) * roi.height * 4);
-  gegl_node_blit(deblur, 1.0, &roi, babl_format("R'G'B'A float"), pixels.data(), GEGL_AUTO_ROWSTRIDE,
-                 GEGL_BLIT_DEFAULT);
+  gegl_node_blit(deblur, 1.0, &roi, babl_format("R'G'B'A float"), pixels.data(),
+                 GEGL_AUTO_ROWSTRIDE, GEGL_BLIT_DEFAULT);
   *progress_calls = watch.calls;
   g_object_unref(graph);
   return pixels;
@@ -110,8 +116,11 @@ TEST(a_region_alone_is_computed_alone_and_equals_that_region_of_the_whole_image)
   GeglBuffer *input = input_buffer();
   const Run full = run_op(input, fixture("sharpen.pt"), -1);
   CHECK(full.error.empty());
-  const GeglRectangle regions[] = {{70, 50, 9, 7}, {0, 0, 1, 1}, {kWidth - 13, kHeight - 5, 13, 5},
-                                   {47, 31, 61, 45}, {0, 0, kWidth, kHeight}};
+  const GeglRectangle regions[] = {{70, 50, 9, 7},
+                                   {0, 0, 1, 1},
+                                   {kWidth - 13, kHeight - 5, 13, 5},
+                                   {47, 31, 61, 45},
+                                   {0, 0, kWidth, kHeight}};
   for (const GeglRectangle &roi : regions) {
     int calls = 0;
     const std::vector<float> part = blit_region(input, fixture("sharpen.pt"), roi, &calls);

@@ -214,7 +214,8 @@ class OpThroughGeglCli(unittest.TestCase):
     def test_tiny_images(self):
         for w, h in ((1, 1), (1, 5), (7, 1), (3, 2)):
             src, out = self.out(f"tiny{w}x{h}.png"), self.out(f"tiny{w}x{h}-out.png")
-            Image.fromarray((np.arange(w * h * 3).reshape(h, w, 3) * 7 % 256).astype(np.uint8)).save(src)
+            pattern = np.arange(w * h * 3).reshape(h, w, 3) * 7 % 256
+            Image.fromarray(pattern.astype(np.uint8)).save(src)
             self.deblur(src, out, f"model={fixture('identity.pt')}")
             self.assertTrue(np.array_equal(load(src), load(out)))
 

@@ -16,14 +16,17 @@
 
 static int failures = 0;
 
-#define CHECK_STR(got, want)                                                   \
-  do {                                                                         \
-    const gchar *g_ = (got), *w_ = (want);                                     \
-    if (g_strcmp0 (g_, w_) != 0) {                                             \
-      g_printerr ("%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, g_, w_);    \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
+#define CHECK_STR(got, want)                                                    \
+  do                                                                            \
+    {                                                                           \
+      const gchar *g_ = (got), *w_ = (want);                                    \
+      if (g_strcmp0 (g_, w_) != 0)                                              \
+        {                                                                       \
+          g_printerr ("%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, g_, w_); \
+          failures++;                                                           \
+        }                                                                       \
+    }                                                                           \
+  while (0)
 
 /* The menu's rows, "|"-separated, the active one in brackets. */
 static gchar *
@@ -34,10 +37,10 @@ rows (GtkWidget *chooser)
   GString      *text   = g_string_new (NULL);
   gint          active = gtk_combo_box_get_active (combo);
   GtkTreeIter   iter;
-  gint          i      = 0;
+  gint          i = 0;
 
   for (gboolean ok = gtk_tree_model_get_iter_first (model, &iter); ok;
-       ok = gtk_tree_model_iter_next (model, &iter), i++)
+       ok          = gtk_tree_model_iter_next (model, &iter), i++)
     {
       gchar *label;
 

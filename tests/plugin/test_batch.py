@@ -174,7 +174,8 @@ class Batch(unittest.TestCase):
 
 def laplacian_energy(rgb):
     grey = rgb.mean(axis=2)
-    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
+    lap = (4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1]
+           - grey[1:-1, :-2] - grey[1:-1, 2:])
     return float(np.mean(lap ** 2))
 
 

@@ -62,7 +62,8 @@ class Catalogs(unittest.TestCase):
                 self.assertEqual(done.returncode, 0, done.stderr)
                 untranslated = tool("msgattrib", "--untranslated", "--no-obsolete",
                                     os.path.join(PO_DIR, lang + ".po")).stdout
-                self.assertEqual(untranslated.strip(), "", f"{lang}: untranslated:\n{untranslated}")
+                self.assertEqual(untranslated.strip(), "",
+                                 f"{lang}: untranslated:\n{untranslated}")
 
 
 if __name__ == "__main__":

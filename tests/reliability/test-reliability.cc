@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <thread>
@@ -47,8 +47,8 @@ std::vector<float> image(int w, int h, int channels) {
   return v;
 }
 
-fdikp::Status run(const fdikp::Options &o, const std::vector<float> &in, std::vector<float> *out, int w,
-                  int h, int channels, fdikp::RunInfo *info = nullptr) {
+fdikp::Status run(const fdikp::Options &o, const std::vector<float> &in, std::vector<float> *out,
+                  int w, int h, int channels, fdikp::RunInfo *info = nullptr) {
   out->assign(in.size(), -7.0f);
   return fdikp::run_interleaved(o, in.data(), out->data(), w, h, channels, {}, info);
 }
@@ -60,7 +60,7 @@ bool equal_within(const std::vector<float> &a, const std::vector<float> &b, doub
 }
 
 long peak_rss_kib() {
-  struct rusage usage {};
+  struct rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
 }
@@ -70,8 +70,13 @@ long peak_rss_kib() {
 TEST(nonfinite_and_out_of_range_pixels_give_finite_in_range_output) {
   const int w = 40, h = 30, ch = 4;
   auto in = image(w, h, ch);
-  const float hostile[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                           -std::numeric_limits<float>::infinity(), -1.0f, 2.5f, 1e30f, -1e-30f};
+  const float hostile[] = {std::numeric_limits<float>::quiet_NaN(),
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           -1.0f,
+                           2.5f,
+                           1e30f,
+                           -1e-30f};
   for (std::size_t i = 0; i < in.size(); i += 7) in[i] = hostile[(i / 7) % 7];
   for (const char *model : {"identity.pt", "sharpen.pt"}) {
     std::vector<float> out;
@@ -88,7 +93,8 @@ TEST(nonfinite_and_out_of_range_pixels_give_finite_in_range_output) {
 }
 
 TEST(extreme_shapes_come_back_exact_through_identity) {
-  const int shapes[][2] = {{16384, 1}, {1, 16384}, {16384, 3}, {2, 9001}, {7919, 3}, {101, 103}, {1, 1}};
+  const int shapes[][2] = {{16384, 1}, {1, 16384}, {16384, 3}, {2, 9001},
+                           {7919, 3},  {101, 103}, {1, 1}};
   for (const auto &shape : shapes) {
     const int w = shape[0], h = shape[1];
     const auto in = image(w, h, 3);
@@ -113,7 +119,8 @@ TEST(parameters_at_and_beyond_their_bounds) {
   }
   for (int stages : {FDIKP_STAGES_MIN - 1, -1, FDIKP_STAGES_MAX + 1, 1000}) {
     o.stages = stages;
-    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "stages must be from 0 (the model's own) to 5");
+    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(),
+                   "stages must be from 0 (the model's own) to 5");
   }
   o = options_for(fixture("identity.pt"));
   // Below the stage multiple: raised to it.
@@ -140,7 +147,8 @@ TEST(parameters_at_and_beyond_their_bounds) {
     CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile overlap must be from 0");
   }
   o = options_for(fixture("identity.pt"));
-  CHECK_CONTAINS(run_interleaved(o, in.data(), out.data(), w, h, 2, {}).message(), "at least 3 channels");
+  CHECK_CONTAINS(run_interleaved(o, in.data(), out.data(), w, h, 2, {}).message(),
+                 "at least 3 channels");
   CHECK_CONTAINS(run(o, in, &out, w, -3, 3).message(), "empty");
 }
 
@@ -205,17 +213,19 @@ TEST(a_100_megapixel_image_runs_in_bounded_memory) {
   pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
     for (int y = r.y; y < r.y + r.height; ++y)
       for (int x = r.x; x < r.x + r.width; ++x)
-        for (int c = 0; c < 3; ++c) worst = std::max(worst, std::fabs(*rgb++ - (double)pattern(x, y, c)));
+        for (int c = 0; c < 3; ++c)
+          worst = std::max(worst, std::fabs(*rgb++ - (double)pattern(x, y, c)));
     written += static_cast<long long>(r.width) * r.height;
   };
   fdikp::RunInfo info;
   const auto start = std::chrono::steady_clock::now();
   const auto status = fdikp::run(options_for(fixture("identity.pt"), 512, 64), pixels, {}, &info);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const long growth_mib = (peak_rss_kib() - before) / 1024;
-  std::printf("%d x %d (%.0f MP): %d tiles of %d px, %.1f s, peak RSS %ld MiB (+%ld MiB)\n", side, side,
-              side * (double)side / 1e6, info.tiles, info.tile_size, seconds, peak_rss_kib() / 1024,
-              growth_mib);
+  std::printf("%d x %d (%.0f MP): %d tiles of %d px, %.1f s, peak RSS %ld MiB (+%ld MiB)\n", side,
+              side, side * (double)side / 1e6, info.tiles, info.tile_size, seconds,
+              peak_rss_kib() / 1024, growth_mib);
   CHECK(status.ok());
   CHECK_EQ(written, static_cast<long long>(side) * side);  // every pixel exactly once
   CHECK(worst < 2e-6);
