@@ -51,9 +51,13 @@ say() { echo "[window $(( $(date +%s) - start ))s] $*" | tee -a "$OUT/window.log
 gpu_options() {
   # What each configuration trains with on the GPU; the CPU options of a
   # resumed run are kept except these (fdikp.train CHUNK_OPTIONS).
+  # The pairs are made on the GPU, inline (--prefetch 0): in the first
+  # window (2026-11-30) that was 60-75% of every step (data_wait_s_per_step
+  # 0.25-0.28 of 0.39-0.42 s for fdikp-s-psnr, 0.74 of 0.95 s for fdikp at
+  # --reuse 1), so each generated pair now serves about 4 steps.
   case "$1" in
-    fdikp-s|fdikp-s-psnr) echo "--batch 16 --crop 256 --reuse 2 --prefetch 0 --log-every 50 --val-every 1000" ;;
-    fdikp) echo "--loss psnr --steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
+    fdikp-s|fdikp-s-psnr) echo "--batch 16 --crop 256 --reuse 4 --prefetch 0 --log-every 50 --val-every 1000" ;;
+    fdikp) echo "--reuse 4 --loss psnr --steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
   esac
 }
 
@@ -83,6 +87,7 @@ start_training() {
   else
     options="$(gpu_options "$config") --max-minutes $train_minutes"
   fi
+  # shellcheck disable=SC2086  # $options: the trainer's options, one word each
   (cd model && setsid nohup python3 -m fdikp.train --run "$run" \
      --network "$network" --data "$data" --device "$device" \
      --ckpt-minutes 2 $options >"$run/train.out" 2>&1 </dev/null &)
@@ -120,7 +125,7 @@ else
 fi
 
 # 3. Wait for both trainings to save and stop, then collect.
-deadline=$(( start + minutes * 60 - 20 ))
+deadline=$(( start + $(python3 -c "print(int($minutes * 60))") - 20 ))
 while [ "$(date +%s)" -lt "$deadline" ] && pgrep -f "fdikp.train --run $runs/" >/dev/null; do
   sleep 10
 done
