@@ -37,6 +37,9 @@ case $config in
   # Per-image dB gain over the input, from fdikp-s's weights at step 2023
   # on new batches (seed 1; the pooled loss had taught it to sharpen heavy blur at the cost of
   # nearly sharp images: model/README.md, "Where the fdikp-s curve stands").
+  # (fdikp-s's state is no longer in the tree, to leave room in what travels
+  # to the GPU machine; to start this run afresh, first
+  # git show dd0fe68:model/checkpoints/fdikp-s/last.pt > checkpoints/fdikp-s/last.pt)
   # Its rate went down to 1e-4 at step 1631 (chunk 2); the recipe's --lr is
   # a chunk option, given at every resume, so it is kept here.
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1

@@ -119,7 +119,7 @@ else
       && ninja -C .device/build \
       && meson test -C .device/build --suite engine --print-errorlogs \
       && python3 model/device/device.py gpu-timing --engine .device/build/engine/tools/fdikp-engine-run \
-           --weights model/checkpoints/fdikp-s/last.pt --out "$OUT"
+           --weights model/checkpoints/fdikp-s-psnr/last.pt --out "$OUT"
   ) >"$engine_log" 2>&1
   say "engine build/tests/timing exit $? (see engine.txt)"
 fi
