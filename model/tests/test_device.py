@@ -59,11 +59,11 @@ class WindowSmokeTest(unittest.TestCase):
                                 self.result.stdout + self.result.stderr)
                 self.assertLessEqual(os.path.getsize(state_file),
                                      16 * 2 ** 20)
-                state = torch.load(state_file, weights_only=True)
+                state = torch.load(state_file, map_location="cpu", weights_only=True)
                 self.assertEqual(state["network"]["name"], network)
                 committed = os.path.join(MODEL, "checkpoints", config,
                                          "last.pt")
-                start = (torch.load(committed, weights_only=True)["step"]
+                start = (torch.load(committed, map_location="cpu", weights_only=True)["step"]
                          if os.path.isfile(committed) else 0)
                 self.assertGreater(state["step"], start)
                 with open(os.path.join(self.out, config, "log.jsonl")) as f:
@@ -90,9 +90,9 @@ class WindowSmokeTest(unittest.TestCase):
             self.assertIn(config + ": step", result.stdout)
             got = torch.load(os.path.join(sandbox, "model", "checkpoints",
                                           config, "last.pt"),
-                             weights_only=True)
+                             map_location="cpu", weights_only=True)
             back = torch.load(os.path.join(self.out, config, "last.pt"),
-                              weights_only=True)
+                              map_location="cpu", weights_only=True)
             self.assertEqual(got["step"], back["step"])
         again = subprocess.run(
             [sys.executable, os.path.join(MODEL, "device", "device.py"),
