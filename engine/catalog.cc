@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 
+#include "file_version.h"
 #include "metadata.h"
 
 namespace fdikp {
@@ -288,8 +289,7 @@ Catalog list_models(const std::vector<std::string> &folders) {
 
 Catalog list_models_cached(const std::vector<std::string> &folders) {
   struct Cached {
-    off_t size;
-    std::int64_t mtime_ns;
+    FileVersion version;
     FileEntry entry;
   };
   static std::mutex mutex;
@@ -298,13 +298,10 @@ Catalog list_models_cached(const std::vector<std::string> &folders) {
   return list_with(folders, [](const std::string &path) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return read_file_entry(path);  // gone: say why
-    const std::int64_t mtime_ns =
-        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    const FileVersion version = file_version(st);
     auto it = cache.find(path);
-    if (it == cache.end() || it->second.size != st.st_size || it->second.mtime_ns != mtime_ns) {
-      Cached fresh{st.st_size, mtime_ns, read_file_entry(path)};
-      it = cache.insert_or_assign(path, std::move(fresh)).first;
-    }
+    if (it == cache.end() || it->second.version != version)
+      it = cache.insert_or_assign(path, Cached{version, read_file_entry(path)}).first;
     return it->second.entry;
   });
 }

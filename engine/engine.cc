@@ -35,6 +35,7 @@
 #include <torch/version.h>
 
 #include "cpu_graph.h"
+#include "file_version.h"
 #include "metadata.h"
 #include "streaming.h"
 #include "tiling.h"
@@ -126,8 +127,7 @@ torch::Tensor model_layout(const torch::Tensor &x, const LoadedModel &model) {
 }
 
 struct CacheEntry {
-  long long mtime_ns = 0;
-  long long size = 0;
+  FileVersion version;
   std::shared_ptr<const LoadedModel> model;
 };
 
@@ -331,20 +331,17 @@ Status load_model(const std::string &path, torch::Device device,
   struct stat st{};
   Status file = check_file(path, &st);
   if (!file.ok()) return file;
-  const long long mtime_ns =
-      static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  const FileVersion version = file_version(st);
   const auto key = std::make_pair(path, device.str());
   std::lock_guard<std::mutex> lock(cache_mutex);
   const auto hit = model_cache.find(key);
-  if (hit != model_cache.end() && hit->second.mtime_ns == mtime_ns &&
-      hit->second.size == st.st_size) {
+  if (hit != model_cache.end() && hit->second.version == version) {
     *out = hit->second.model;
     return Status::success();
   }
   model_cache.erase(key);
   Status loaded = load_uncached(path, device, out);
-  if (loaded.ok())
-    model_cache[key] = CacheEntry{mtime_ns, static_cast<long long>(st.st_size), *out};
+  if (loaded.ok()) model_cache[key] = CacheEntry{version, *out};
   return loaded;
 }
 

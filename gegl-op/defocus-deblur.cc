@@ -178,7 +178,7 @@ installed (void)
     Installed            result;
     std::string          names, default_path, error;
 
-    const fdikp::Catalog catalog = fdikp::list_models (model_folders ());
+    const fdikp::Catalog catalog = fdikp::list_models_cached (model_folders ());
 
     for (const std::string &problem : catalog.problems)
       g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());

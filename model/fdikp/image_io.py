@@ -12,6 +12,7 @@ from torch import Tensor
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 LABEL_HEIGHT = 18
+GRID_GAP = 4  # pixels between grid()'s images
 
 
 def load_image(path: str) -> Tensor:
@@ -52,7 +53,7 @@ def to_pil(image: Tensor) -> Image.Image:
 
 
 def grid(rows: Sequence[Sequence[Tensor]], labels: Sequence[str],
-         gap: int = 4) -> Image.Image:
+         gap: int = GRID_GAP) -> Image.Image:
     """Tile equally sized 3 x h x w images, one label per column."""
     height, width = rows[0][0].shape[-2:]
     columns = len(rows[0])

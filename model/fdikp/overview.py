@@ -17,9 +17,7 @@ from typing import List, Optional, Tuple
 
 from PIL import Image, ImageDraw
 
-from .image_io import LABEL_HEIGHT
-
-GAP = 4
+from .image_io import GRID_GAP as GAP, LABEL_HEIGHT
 
 
 def halves(sheet: Image.Image) -> Tuple[Image.Image, Image.Image]:
