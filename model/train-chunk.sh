@@ -41,9 +41,13 @@ case $config in
   # to the GPU machine; to start this run afresh, first
   # git show dd0fe68:model/checkpoints/fdikp-s/last.pt > checkpoints/fdikp-s/last.pt)
   # Its rate went down to 1e-4 at step 1631 (chunk 2); the recipe's --lr is
-  # a chunk option, given at every resume, so it is kept here.
+  # a chunk option, given at every resume, so it is kept here. From step
+  # 4721 on: crops of 256 as on the GPU (4 x 256^2, the pixels of 8 x 128^2)
+  # and the input's tone kept (--tone-sigma 32; model/README.md, "Keeping
+  # the input's tone"), also chunk options.
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
-                         --init-from checkpoints/fdikp-s/last.pt --lr 1e-4) ;;
+                         --init-from checkpoints/fdikp-s/last.pt --lr 1e-4
+                         --batch 4 --crop 256 --tone-sigma 32) ;;
   # The equal-budget comparison of the two architectures (model/README.md,
   # DeepRFTv2): both from their identity start, the same loss and seed.
   cmp-fdikp-s) recipe+=(--network fdikp-s --loss psnr) ;;

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from typing import Dict, Optional, Union
 
 import torch
@@ -171,6 +172,14 @@ def load_network(weights: str, weights_from: str = "ema") -> Network:
     return net.eval()
 
 
+def with_tone_sigma(net: FDIKP, sigma: float) -> FDIKP:
+    """The same weights in a network that keeps the input's tone with
+    this sigma (no parameters of its own: network.keep_tone)."""
+    tuned = FDIKP(replace(net.config, tone_sigma=sigma))
+    tuned.load_state_dict(net.state_dict())
+    return tuned.train(net.training)
+
+
 def script_for_inference(net: Network) -> torch.jit.ScriptModule:
     """torch.jit.script + freeze: the weights become constants of the
     graph, so the file is self-contained and BatchNorm is folded."""
@@ -315,6 +324,12 @@ def main(argv=None) -> int:
     parser.add_argument("--speed-class", choices=("fast", "quality"),
                         help="shown after the title: fast or best quality "
                              "(default: the configuration's)")
+    parser.add_argument("--tone-sigma", type=float, default=None,
+                        metavar="PX",
+                        help="FDIKP: keep the input's content coarser than a "
+                             "Gaussian of this sigma in pixels (its tone; "
+                             "network.keep_tone); 0 turns it off (default: "
+                             "the weights' configuration)")
     parser.add_argument("--memory-probe-size", type=int, default=512,
                         metavar="PX",
                         help="side of the image used to measure memory per "
@@ -342,6 +357,12 @@ def main(argv=None) -> int:
         training = (args.training_summary
                     or training_summary_from(args.weights)
                     or "not recorded")
+    if args.tone_sigma is not None:
+        if not isinstance(net, FDIKP):
+            parser.error("--tone-sigma: only FDIKP networks keep the tone")
+        if not args.tone_sigma >= 0.0:
+            parser.error("--tone-sigma must be 0 or more")
+        net = with_tone_sigma(net, args.tone_sigma)
     if (args.stages_default is not None
             and args.stages_default > net.max_stages):
         parser.error(f"--stages-default: this network has at most "

@@ -48,6 +48,10 @@ class NetworkConfig(SizesConfig):
     predictor_width: int = 128   # DIKP predictors' 11 x 11 conv channels
     predictor_pool: int = 1      # spectrum averaged p x p before it
     identity_start: bool = True  # y_s = x_s + Conv1x1(F * C'), conv at 0
+    # Keep the input's tone: the finest output's difference from the input
+    # loses what it has coarser than a Gaussian of this sigma, in pixels
+    # (keep_tone); 0 leaves the output as the stages make it.
+    tone_sigma: float = 0.0
 
     def __post_init__(self):
         # Widths that leave oneDNN's 16-channel blocks partly empty meet
@@ -59,10 +63,13 @@ class NetworkConfig(SizesConfig):
                 or (self.width > 2 * ONEDNN_BLOCK
                     and self.width % (2 * ONEDNN_BLOCK))
                 or self.bottleneck % (2 * ONEDNN_BLOCK)
-                or half % self.heads):
+                or half % self.heads
+                or not self.tone_sigma >= 0.0):
             raise ValueError("width must be 16, 32 or a multiple of 32, "
-                             "bottleneck a multiple of 32, and half the "
-                             "bottleneck a multiple of heads: %r" % (self,))
+                             "bottleneck a multiple of 32, half the "
+                             "bottleneck a multiple of heads and tone_sigma "
+                             ">= 0: %r" % (self,))
+        object.__setattr__(self, "tone_sigma", float(self.tone_sigma))
         # Lists from JSON become tuples again.
         object.__setattr__(self, "encoder_blocks",
                            tuple(int(n) for n in self.encoder_blocks))
@@ -127,6 +134,48 @@ def resize(x: Tensor, height: int, width: int) -> Tensor:
                          align_corners=False)
 
 
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """A Gaussian blur of standard deviation `sigma` pixels for smooth
+    fields (sigma of 8 or more): averaged over blocks of about sigma / 4,
+    blurred there separably (edges repeated), brought back bilinearly. The
+    result is a few percent of a pixel's sigma off an exact Gaussian, at a
+    tiny fraction of its cost; any image size works."""
+    height, width = x.shape[2], x.shape[3]
+    factor = max(1, int(sigma / 4.0))
+    # Whole blocks: the bottom and right edges repeated up to a multiple.
+    x = F.pad(x, [0, (-width) % factor, 0, (-height) % factor],
+              mode="replicate")
+    small = F.avg_pool2d(x, factor)
+    # Block averaging already spread the field by factor^2 / 12 (variance).
+    rest = max(sigma * sigma - factor * factor / 12.0, 1e-6) ** 0.5 / factor
+    radius = int(3.0 * rest + 0.5)
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / rest) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = x.shape[1]
+    small = F.conv2d(F.pad(small, [radius, radius, 0, 0], mode="replicate"),
+                     kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1),
+                     groups=channels)
+    small = F.conv2d(F.pad(small, [0, 0, radius, radius], mode="replicate"),
+                     kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1),
+                     groups=channels)
+    if factor > 1:
+        small = resize(small, x.shape[2], x.shape[3])
+    return small[:, :, :height, :width]
+
+
+def keep_tone(restored: Tensor, image: Tensor, sigma: float) -> Tensor:
+    """restored + G_sigma * (image - restored): the restored image keeps
+    the input's content coarser than the Gaussian (its tone, brightness and
+    colour over regions of several sigma) and its own finer detail. Defocus
+    blur keeps the mean of every region much larger than itself, so
+    sharpening should too; a network trained on synthetic pairs whose
+    blurred side came out brighter (blur in linear light, clipped
+    highlights) learns to darken, which real photos do not want
+    (model/README.md, "Keeping the input's tone")."""
+    return restored + gaussian_blur(image - restored, sigma)
+
+
 def _pad_side(x: Tensor, dim: int, amount: int) -> Tensor:
     """Pad the end of spatial dim (2 = height, 3 = width) by amount."""
     if amount == 0:
@@ -171,6 +220,7 @@ class FDIKP(nn.Module):
         self.config = config
         self.max_stages = MAX_STAGES
         self.residual = config.identity_start
+        self.tone_sigma = config.tone_sigma
         self.fikp = FIKP(predictor_width=config.predictor_width,
                          predictor_pool=config.predictor_pool)
         self.dsrm = DSRM(config.width, config.bottleneck, config.heads,
@@ -227,6 +277,8 @@ class FDIKP(nn.Module):
                          resize(state[1], height // 2, width // 2))
             y, state = self.stage(level, prev, state, index == 0)
             outputs.append(y)
+        if self.tone_sigma > 0.0:
+            outputs[-1] = keep_tone(outputs[-1], x, self.tone_sigma)
         return outputs
 
     @torch.jit.unused

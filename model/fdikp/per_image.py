@@ -24,7 +24,8 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from .export import WEIGHTS_FROM, load_network
+from .export import WEIGHTS_FROM, load_network, with_tone_sigma
+from .network import FDIKP
 from .synth import SynthConfig, validation_set
 
 
@@ -74,11 +75,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--max-radius", type=float, default=16.0)
     parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--tone-sigma", type=float, default=None,
+                        help="FDIKP: keep the input's tone with this sigma "
+                             "in pixels, as fdikp.export --tone-sigma "
+                             "(default: the weights' configuration)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     net = load_network(args.weights, args.weights_from)
+    if args.tone_sigma is not None:
+        if not isinstance(net, FDIKP):
+            parser.error("--tone-sigma: only FDIKP networks keep the tone")
+        net = with_tone_sigma(net, args.tone_sigma).eval()
     blurry, sharp = validation_set(args.data, args.count, args.crop,
                                    config=SynthConfig(
                                        max_radius=args.max_radius))

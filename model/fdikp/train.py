@@ -58,7 +58,7 @@ MACHINE_OPTIONS = ("device", "data", "max_minutes", "ckpt_minutes",
 # them explicitly (a GPU chunk takes bigger batches than a CPU chunk of
 # the same run); every chunk's log records what it used.
 CHUNK_OPTIONS = ("batch", "crop", "reuse", "amp", "prefetch", "threads",
-                 "compact_state", "val_every", "log_every", "lr")
+                 "compact_state", "val_every", "log_every", "lr", "tone_sigma")
 
 
 @dataclass
@@ -106,6 +106,9 @@ class TrainConfig:
     #                              batch | psnr: gain_loss, per image, dB
     init_from: str = ""          # a run's last.pt whose current weights
     #                              start this run (used when it starts)
+    tone_sigma: float = 0.0      # FDIKP: keep the input's tone through
+    #                              this Gaussian (network.keep_tone; 0:
+    #                              off); no weights, so a resume may set it
 
     def phase1_steps(self) -> int:
         return self.steps - self.phase2_steps
@@ -365,6 +368,11 @@ def _default_network(config: "TrainConfig") -> nn.Module:
     net_config = config_from_checkpoint({"network": config.network})
     if config.init == "default":
         net_config = replace(net_config, identity_start=False)
+    if config.tone_sigma:
+        if not hasattr(net_config, "tone_sigma"):
+            raise ValueError("--tone-sigma: only FDIKP networks keep the "
+                             "tone")
+        net_config = replace(net_config, tone_sigma=config.tone_sigma)
     return build_network(net_config)
 
 
@@ -381,6 +389,15 @@ def supervised_outputs(net: nn.Module, x: Tensor, stages: int
 def _network_dict(net: nn.Module) -> Optional[Dict]:
     config = getattr(net, "config", None)
     return config.to_dict() if hasattr(config, "to_dict") else None
+
+
+def _weights_layout(network: Optional[Dict]) -> Optional[Dict]:
+    """What of a stored network configuration the weights depend on: all
+    but tone_sigma (network.keep_tone has no weights; states saved before
+    it existed lack it)."""
+    if not isinstance(network, dict):
+        return network
+    return {k: v for k, v in network.items() if k != "tone_sigma"}
 
 
 class BatchSource:
@@ -599,7 +616,8 @@ class Trainer:
     def _restore(self, checkpoint: Dict) -> None:
         stored = checkpoint.get("network")
         mine = _network_dict(self.net)
-        if stored is not None and mine is not None and stored != mine:
+        if (stored is not None and mine is not None
+                and _weights_layout(stored) != _weights_layout(mine)):
             raise ValueError("the checkpoint holds network %r, the run "
                              "builds %r" % (stored, mine))
         self.net.load_state_dict(float_state(checkpoint["model"]))
@@ -632,7 +650,7 @@ class Trainer:
         rate schedule (with its warm-up) start afresh."""
         parent = torch.load(path, map_location="cpu", weights_only=True)
         stored, mine = parent.get("network"), _network_dict(self.net)
-        if stored != mine:
+        if _weights_layout(stored) != _weights_layout(mine):
             raise ValueError("--init-from %s holds network %r, the run "
                              "builds %r" % (path, stored, mine))
         weights = float_state(parent["model"])

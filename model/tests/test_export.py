@@ -13,7 +13,7 @@ import unittest
 import torch
 
 from fdikp.export import (DeblurModel, read_metadata,
-                          state_dict_from_checkpoint)
+                          state_dict_from_checkpoint, with_tone_sigma)
 from fdikp.contract import METADATA_KEYS
 from fdikp.network import FDIKP, network_config
 
@@ -214,6 +214,35 @@ class CheckpointTest(unittest.TestCase):
                 torch.testing.assert_close(
                     torch.jit.load(out)(image, 3),
                     DeblurModel(ema.eval())(image, 3), atol=1e-5, rtol=0)
+
+    def test_tone_sigma_is_set_at_export_and_travels(self):
+        """--tone-sigma: the same weights, keeping the input's tone; the
+        setting is in the file's configuration and the file runs as the
+        eager network with it does."""
+        net = random_net(seed=8, config="fdikp-s")
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = os.path.join(tmp, "ckpt.pt")
+            torch.save({"model": net.state_dict(),
+                        "network": net.config.to_dict()}, weights)
+            out = os.path.join(tmp, "model.pt")
+            result = run_export("--weights", weights, "--out", out,
+                                "--tone-sigma", "32",
+                                "--memory-probe-size", PROBE)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            stored = json.loads(read_metadata(out)["network"])
+            self.assertEqual(stored["tone_sigma"], 32.0)
+            toned = with_tone_sigma(net, 32.0).eval()
+            image = torch.rand(1, 3, 40, 56)
+            with torch.inference_mode():
+                got = torch.jit.load(out)(image, 3)
+                torch.testing.assert_close(got, DeblurModel(toned)(image, 3),
+                                           atol=1e-5, rtol=0)
+                self.assertFalse(torch.equal(got, DeblurModel(net)(image, 3)))
+            for bad, message in (("-1", "0 or more"),):
+                result = run_export("--weights", weights, "--out", out,
+                                    "--tone-sigma", bad)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(message, result.stderr)
 
     def test_random_init_refuses_a_training_summary(self):
         result = run_export("--random-init", "--out", "unused.pt",

@@ -2,6 +2,7 @@
 numerical safety and trainability. CPU-small: images of at most 64 x 64."""
 
 import copy
+import dataclasses
 import math
 import unittest
 
@@ -12,7 +13,8 @@ from torch import nn
 from tests.checks import silent_parameters
 from fdikp.fikp import DIKP, PAC, Predictor
 from fdikp.network import (CONFIGS, FDIKP, NetworkConfig, crop, down2,
-                           network_config, pad_to_multiple, size_multiple)
+                           gaussian_blur, keep_tone, network_config,
+                           pad_to_multiple, size_multiple)
 
 torch.set_num_threads(2)
 
@@ -298,6 +300,71 @@ class PACTest(unittest.TestCase):
         torch.manual_seed(0)
         d = PAC().dilation_map(torch.rand(1, 3, 16, 16))
         self.assertTrue(((d >= 1.0) & (d < 1.3)).all())
+
+
+class ToneTest(unittest.TestCase):
+    """keep_tone: the input's coarse content (tone) stays, the network's
+    fine detail stays, and the option travels with the configuration."""
+
+    def test_blur_is_close_to_an_exact_gaussian(self):
+        sigma = 32.0
+        impulse = torch.zeros(1, 1, 257, 263)
+        impulse[0, 0, 128, 131] = 1.0
+        response = gaussian_blur(impulse, sigma)[0, 0]
+        self.assertEqual(tuple(response.shape), (257, 263))
+        self.assertAlmostEqual(float(response.sum()), 1.0, delta=1e-3)
+        rows = torch.arange(257.0)[:, None] - 128
+        columns = torch.arange(263.0)[None, :] - 131
+        # Centred within half a block (sigma / 8: the field is block
+        # averaged first), spread within 5 % of sigma on each axis.
+        self.assertLessEqual(abs(float((response * rows).sum())), 4.0)
+        self.assertLessEqual(abs(float((response * columns).sum())), 4.0)
+        for offsets in (rows, columns):
+            spread = float((response * offsets ** 2).sum()) ** 0.5
+            self.assertAlmostEqual(spread, sigma, delta=0.05 * sigma)
+        # A constant stays exactly itself, on any size (no multiple needed).
+        flat = torch.full((2, 3, 37, 53), 0.4)
+        torch.testing.assert_close(gaussian_blur(flat, sigma), flat)
+        tiny = torch.rand(1, 3, 1, 1)
+        torch.testing.assert_close(gaussian_blur(tiny, sigma), tiny)
+
+    def test_an_offset_goes_and_fine_detail_stays(self):
+        image = smooth_image(1, 256, seed=8)
+        rows = torch.arange(256)[:, None]
+        columns = torch.arange(256)[None, :]
+        detail = 0.05 * (((rows // 2 + columns // 2) % 2) * 2.0 - 1.0)
+        # The network's detail, plus a darkening of 2 levels in 255.
+        restored = image + detail - 2.0 / 255.0
+        kept = keep_tone(restored, image, 32.0)
+        torch.testing.assert_close(kept, image + detail, atol=2e-4, rtol=0)
+        # The network's own output, as it is, when there is nothing to do.
+        torch.testing.assert_close(keep_tone(image, image, 32.0), image)
+
+    def test_the_option_travels_and_off_changes_nothing(self):
+        torch.manual_seed(2)
+        plain = FDIKP("fdikp-s").eval()
+        plain.out_conv.reset_parameters()
+        config = dataclasses.replace(plain.config, tone_sigma=16)
+        toned = FDIKP(config).eval()
+        toned.load_state_dict(plain.state_dict())
+        self.assertEqual(network_config(config.to_dict()), config)
+        self.assertEqual(config.to_dict()["tone_sigma"], 16.0)
+        # Configurations stored before the option existed have it off.
+        stored = plain.config.to_dict()
+        del stored["tone_sigma"]
+        self.assertEqual(network_config(stored).tone_sigma, 0.0)
+        with self.assertRaisesRegex(ValueError, "tone_sigma"):
+            NetworkConfig(tone_sigma=-1)
+        x = smooth_image(1, 64, seed=9)
+        with torch.no_grad():
+            before, after = plain(x, 3), toned(x, 3)
+            self.assertFalse(torch.equal(before, after))
+            torch.testing.assert_close(after, keep_tone(before, x, 16.0))
+            # Training sees it in the finest output only.
+            outputs = toned.train()(x, 3)
+            reference = plain.train()(x, 3)
+            for got, want in zip(outputs[:-1], reference[:-1]):
+                self.assertTrue(torch.equal(got, want))
 
 
 class PaddingTest(unittest.TestCase):

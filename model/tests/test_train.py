@@ -435,6 +435,24 @@ class ChunkedCpuTrainingTest(unittest.TestCase):
                 parent, "last.pt")), os.path.join(self.folder, "other"),
                 log=quiet)
 
+    def test_a_resumed_run_may_start_keeping_the_tone(self):
+        """tone_sigma has no weights: a run saved without it (or before
+        it existed) resumes with it, and its state then carries it."""
+        run = os.path.join(self.folder, "tone")
+        train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
+                      run, log=quiet).run()
+        state_file = os.path.join(run, "last.pt")
+        state = torch.load(state_file)
+        del state["network"]["tone_sigma"]   # as older states are
+        torch.save(state, state_file)
+        again = train.Trainer(tiny_config(steps=3, phase2_steps=0,
+                                          ckpt_every=1, tone_sigma=8.0),
+                              run, log=quiet, overrides=["tone_sigma"])
+        self.assertEqual(again.step, 2)
+        self.assertEqual(again.net.tone_sigma, 8.0)
+        again.run()
+        self.assertEqual(torch.load(state_file)["network"]["tone_sigma"], 8.0)
+
     def test_a_run_refuses_another_networks_state(self):
         run = os.path.join(self.folder, "mixed")
         train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
