@@ -54,10 +54,12 @@ gpu_options() {
   # The pairs are made on the GPU, inline (--prefetch 0): in the first
   # window (2026-11-30) that was 60-75% of every step (data_wait_s_per_step
   # 0.25-0.28 of 0.39-0.42 s for fdikp-s-psnr, 0.74 of 0.95 s for fdikp at
-  # --reuse 1), so each generated pair now serves about 4 steps.
+  # --reuse 1), so each generated pair now serves about 4 steps. Both keep
+  # the input's tone through the Gaussian the shipped model uses
+  # (--tone-sigma 32; model/README.md, "Keeping the input's tone").
   case "$1" in
-    fdikp-s|fdikp-s-psnr) echo "--batch 16 --crop 256 --reuse 4 --prefetch 0 --log-every 50 --val-every 1000" ;;
-    fdikp) echo "--reuse 4 --loss psnr --steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
+    fdikp-s|fdikp-s-psnr) echo "--batch 16 --crop 256 --reuse 4 --prefetch 0 --log-every 50 --val-every 1000 --tone-sigma 32" ;;
+    fdikp) echo "--tone-sigma 32 --reuse 4 --loss psnr --steps 140000 --phase2-steps 20000 --batch 8 --crop 256 --crop2 384 --batch2 4 --ema-decay 0 --compact-state weights --real-count 12 --real-crop 384 --val-count 32 --val-crop 256 --log-every 50 --val-every 1000" ;;
   esac
 }
 
