@@ -172,9 +172,14 @@ def load_network(weights: str, weights_from: str = "ema") -> Network:
     return net.eval()
 
 
-def with_tone_sigma(net: FDIKP, sigma: float) -> FDIKP:
+def with_tone_sigma(net: Network, sigma: float) -> FDIKP:
     """The same weights in a network that keeps the input's tone with
-    this sigma (no parameters of its own: network.keep_tone)."""
+    this sigma (no parameters of its own: network.keep_tone). ValueError
+    for a network that cannot (DeepRFTv2) or a sigma below 0."""
+    if not isinstance(net, FDIKP):
+        raise ValueError("--tone-sigma: only FDIKP networks keep the tone")
+    if not sigma >= 0.0:
+        raise ValueError("--tone-sigma must be 0 or more")
     tuned = FDIKP(replace(net.config, tone_sigma=sigma))
     tuned.load_state_dict(net.state_dict())
     return tuned.train(net.training)
@@ -358,11 +363,10 @@ def main(argv=None) -> int:
                     or training_summary_from(args.weights)
                     or "not recorded")
     if args.tone_sigma is not None:
-        if not isinstance(net, FDIKP):
-            parser.error("--tone-sigma: only FDIKP networks keep the tone")
-        if not args.tone_sigma >= 0.0:
-            parser.error("--tone-sigma must be 0 or more")
-        net = with_tone_sigma(net, args.tone_sigma)
+        try:
+            net = with_tone_sigma(net, args.tone_sigma)
+        except ValueError as error:
+            parser.error(str(error))
     if (args.stages_default is not None
             and args.stages_default > net.max_stages):
         parser.error(f"--stages-default: this network has at most "

@@ -134,6 +134,30 @@ def resize(x: Tensor, height: int, width: int) -> Tensor:
                          align_corners=False)
 
 
+def gaussian_kernel(sigma: float, radius: int, like: Tensor) -> Tensor:
+    """The normalised 1-D Gaussian of `sigma` over -radius..radius, in
+    like's dtype and on its device."""
+    taps = torch.arange(-radius, radius + 1, dtype=like.dtype,
+                        device=like.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def separable_blur(x: Tensor, kernel: Tensor, width_mode: str,
+                   height_mode: str) -> Tensor:
+    """x (N x C x H x W) convolved with the odd 1-D kernel along the width,
+    then the height, each channel alone; the edges of each axis padded with
+    its mode (as F.pad takes it), so the size stays."""
+    radius = (kernel.shape[0] - 1) // 2
+    channels = x.shape[1]
+    x = F.conv2d(F.pad(x, [radius, radius, 0, 0], mode=width_mode),
+                 kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1),
+                 groups=channels)
+    return F.conv2d(F.pad(x, [0, 0, radius, radius], mode=height_mode),
+                    kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1),
+                    groups=channels)
+
+
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """A Gaussian blur of standard deviation `sigma` pixels for smooth
     fields (sigma of 8 or more): averaged over blocks of about sigma / 4,
@@ -148,17 +172,9 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     small = F.avg_pool2d(x, factor)
     # Block averaging already spread the field by factor^2 / 12 (variance).
     rest = max(sigma * sigma - factor * factor / 12.0, 1e-6) ** 0.5 / factor
-    radius = int(3.0 * rest + 0.5)
-    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    kernel = torch.exp(-0.5 * (taps / rest) ** 2)
-    kernel = kernel / kernel.sum()
-    channels = x.shape[1]
-    small = F.conv2d(F.pad(small, [radius, radius, 0, 0], mode="replicate"),
-                     kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1),
-                     groups=channels)
-    small = F.conv2d(F.pad(small, [0, 0, radius, radius], mode="replicate"),
-                     kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1),
-                     groups=channels)
+    small = separable_blur(
+        small, gaussian_kernel(rest, int(3.0 * rest + 0.5), small),
+        "replicate", "replicate")
     if factor > 1:
         small = resize(small, x.shape[2], x.shape[3])
     return small[:, :, :height, :width]

@@ -25,7 +25,6 @@ from torch import Tensor
 
 from . import metrics
 from .export import WEIGHTS_FROM, load_network, with_tone_sigma
-from .network import FDIKP
 from .synth import SynthConfig, validation_set
 
 
@@ -85,9 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     net = load_network(args.weights, args.weights_from)
     if args.tone_sigma is not None:
-        if not isinstance(net, FDIKP):
-            parser.error("--tone-sigma: only FDIKP networks keep the tone")
-        net = with_tone_sigma(net, args.tone_sigma).eval()
+        try:
+            net = with_tone_sigma(net, args.tone_sigma)
+        except ValueError as error:
+            parser.error(str(error))
     blurry, sharp = validation_set(args.data, args.count, args.crop,
                                    config=SynthConfig(
                                        max_radius=args.max_radius))

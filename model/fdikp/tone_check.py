@@ -21,29 +21,21 @@ import os
 import sys
 from typing import Dict, List, Sequence
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .evaluate import load_model, mean_scores, score
 from .image_io import list_pairs, load_image
+from .network import gaussian_kernel, separable_blur
 
 
 def exact_gaussian(x: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian blur of N x C x H x W, 3 sigma of taps, edges
     reflected (repeated where a side is too short to reflect)."""
     radius = max(1, int(3.0 * sigma + 0.5))
-    taps = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    channels = x.shape[1]
-    for dim, shape in ((3, (1, 1, 1, -1)), (2, (1, 1, -1, 1))):
-        pads = [radius, radius, 0, 0] if dim == 3 else [0, 0, radius, radius]
-        mode = "reflect" if radius < x.shape[dim] else "replicate"
-        x = F.conv2d(F.pad(x, pads, mode=mode),
-                     kernel.view(*shape).repeat(channels, 1, 1, 1),
-                     groups=channels)
-    return x
+    width_mode, height_mode = ("reflect" if radius < side else "replicate"
+                               for side in (x.shape[3], x.shape[2]))
+    return separable_blur(x, gaussian_kernel(sigma, radius, x),
+                          width_mode, height_mode)
 
 
 def tone_variants(blurry: Tensor, restored: Tensor,
@@ -60,6 +52,10 @@ def tone_variants(blurry: Tensor, restored: Tensor,
 
 
 LEVELS = ("shift_levels", "input_offset_levels")
+
+
+def _mean_levels(rows: List[Dict], key: str) -> List[float]:
+    return [sum(r[key][c] for r in rows) / len(rows) for c in range(3)]
 
 
 def check_pairs(model, pairs_dir: str, sigmas: Sequence[float],
@@ -86,11 +82,9 @@ def check_pairs(model, pairs_dir: str, sigmas: Sequence[float],
     keys = [k for k in rows[0] if k not in LEVELS + ("name",)]
     return {"pairs": pairs_dir, "count": len(rows),
             "mean": {k: mean_scores([r[k] for r in rows]) for k in keys},
-            "mean_shift_levels": [sum(r["shift_levels"][c] for r in rows)
-                                  / len(rows) for c in range(3)],
-            "mean_input_offset_levels": [
-                sum(r["input_offset_levels"][c] for r in rows) / len(rows)
-                for c in range(3)],
+            "mean_shift_levels": _mean_levels(rows, "shift_levels"),
+            "mean_input_offset_levels": _mean_levels(rows,
+                                                     "input_offset_levels"),
             "images": rows}
 
 
