@@ -20,6 +20,7 @@ its metadata says so.
 """
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -180,9 +181,12 @@ def with_tone_sigma(net: Network, sigma: float) -> FDIKP:
         raise ValueError("--tone-sigma: only FDIKP networks keep the tone")
     if not sigma >= 0.0:
         raise ValueError("--tone-sigma must be 0 or more")
-    tuned = FDIKP(replace(net.config, tone_sigma=sigma))
-    tuned.load_state_dict(net.state_dict())
-    return tuned.train(net.training)
+    # A copy, not a new network loaded with the weights: nothing is
+    # initialised, so the random generators are left as they were.
+    tuned = copy.deepcopy(net)
+    tuned.config = replace(net.config, tone_sigma=sigma)
+    tuned.tone_sigma = tuned.config.tone_sigma
+    return tuned
 
 
 def script_for_inference(net: Network) -> torch.jit.ScriptModule:

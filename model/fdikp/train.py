@@ -364,16 +364,12 @@ def check_sizes(config: TrainConfig) -> None:
 def _default_network(config: "TrainConfig") -> nn.Module:
     """FDIKP or DeepRFTv2 by the configuration's name (export.build_network
     builds either from what a checkpoint stores)."""
-    from .export import build_network, config_from_checkpoint
+    from .export import build_network, config_from_checkpoint, with_tone_sigma
     net_config = config_from_checkpoint({"network": config.network})
     if config.init == "default":
         net_config = replace(net_config, identity_start=False)
-    if config.tone_sigma:
-        if not hasattr(net_config, "tone_sigma"):
-            raise ValueError("--tone-sigma: only FDIKP networks keep the "
-                             "tone")
-        net_config = replace(net_config, tone_sigma=config.tone_sigma)
-    return build_network(net_config)
+    net = build_network(net_config)
+    return with_tone_sigma(net, config.tone_sigma) if config.tone_sigma else net
 
 
 def supervised_outputs(net: nn.Module, x: Tensor, stages: int

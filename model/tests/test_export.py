@@ -244,6 +244,25 @@ class CheckpointTest(unittest.TestCase):
                 self.assertNotEqual(result.returncode, 0)
                 self.assertIn(message, result.stderr)
 
+    def test_with_tone_sigma_copies_and_refuses_what_cannot(self):
+        """The same weights in a copy: the original keeps its tone, the
+        random generators are untouched (a new run's seeded start does
+        not depend on it), DeepRFTv2 and a negative sigma are refused."""
+        net = random_net(config="fdikp-s").train()
+        before = torch.random.get_rng_state()
+        toned = with_tone_sigma(net, 24.0)
+        self.assertTrue(torch.equal(before, torch.random.get_rng_state()))
+        self.assertEqual((net.tone_sigma, toned.tone_sigma), (0.0, 24.0))
+        self.assertEqual(toned.config.tone_sigma, 24.0)
+        self.assertTrue(toned.training)
+        for name, value in net.state_dict().items():
+            self.assertTrue(torch.equal(value, toned.state_dict()[name]))
+        with self.assertRaisesRegex(ValueError, "0 or more"):
+            with_tone_sigma(net, -1.0)
+        from fdikp.deeprftv2 import DeepRFTv2
+        with self.assertRaisesRegex(ValueError, "only FDIKP"):
+            with_tone_sigma(DeepRFTv2("deeprftv2-s"), 8.0)
+
     def test_random_init_refuses_a_training_summary(self):
         result = run_export("--random-init", "--out", "unused.pt",
                             "--training-summary", "trained for days")
