@@ -67,6 +67,17 @@ def load_model(spec: str, stages: int, device: str,
     return run
 
 
+def load_model_or_report(args: argparse.Namespace) -> Optional[Model]:
+    """load_model from a command's --model --stages --device --engine;
+    None, with the reason on stderr, when the file cannot be used."""
+    try:
+        return load_model(args.model, args.stages, args.device, args.engine)
+    except (RuntimeError, ValueError, OSError) as error:
+        print("cannot load model %s: %s" % (args.model, error),
+              file=sys.stderr)
+        return None
+
+
 def score(estimate: Tensor, reference: Tensor) -> Dict[str, float]:
     pair = (estimate[None], reference[None])
     return {"psnr": float(metrics.psnr(*pair)[0]),
@@ -160,12 +171,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    try:
-        model = load_model(args.model, args.stages, args.device,
-                           args.engine)
-    except (RuntimeError, ValueError, OSError) as error:
-        print("cannot load model %s: %s" % (args.model, error),
-              file=sys.stderr)
+    model = load_model_or_report(args)
+    if model is None:
         return 1
 
     def log(line):

@@ -23,7 +23,7 @@ from typing import Dict, List, Sequence
 
 from torch import Tensor
 
-from .evaluate import load_model, mean_scores, score
+from .evaluate import load_model_or_report, mean_scores, score
 from .image_io import list_pairs, load_image
 from .network import gaussian_kernel, separable_blur
 
@@ -117,7 +117,9 @@ def main(argv=None) -> int:
         print("tone_check: no pairs at %s (the data are not here)"
               % args.pairs, file=sys.stderr)
         return 2
-    model = load_model(args.model, args.stages, args.device, args.engine)
+    model = load_model_or_report(args)
+    if model is None:
+        return 1
     result = check_pairs(model, args.pairs, sigmas, args.limit,
                          log=lambda line: print(line, flush=True))
     print("mean shift, levels of 255 (R G B): %s" % " ".join(

@@ -1,6 +1,8 @@
 """PSNR / SSIM / MAE give the known answers, and fdikp.evaluate scores
 folders of pairs (fdikp.metrics, fdikp.evaluate)."""
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -81,6 +83,17 @@ class EvaluateTest(unittest.TestCase):
         expected = -10 * math.log10((26 / 255) ** 2)
         self.assertAlmostEqual(result["mean"]["input"]["psnr"], expected, 4)
         self.assertEqual(result["mean"]["input"], result["mean"]["model"])
+
+    def test_a_file_that_is_not_a_model_is_refused_with_its_name(self):
+        with tempfile.TemporaryDirectory() as folder:
+            broken = os.path.join(folder, "broken.pt")
+            with open(broken, "wb") as f:
+                f.write(b"not a model")
+            errors = io.StringIO()
+            with contextlib.redirect_stderr(errors):
+                self.assertEqual(evaluate.main(
+                    ["--model", broken, "--pairs", folder]), 1)
+        self.assertIn("cannot load model " + broken, errors.getvalue())
 
     @unittest.skipUnless(os.path.isdir(DPDD),
                          "no dpdd1024-dev at %s (set FDIKP_DATA)" % DPDD)

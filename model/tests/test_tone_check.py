@@ -1,6 +1,8 @@
 """fdikp.tone_check: a model's change of tone on pairs, and its scores with
 the input's tone put back after the fact."""
 
+import contextlib
+import io
 import json
 import os
 import tempfile
@@ -86,6 +88,15 @@ class ToneCheckTest(unittest.TestCase):
             self.assertEqual(tone_check.main(
                 ["--model", model_file, "--pairs",
                  os.path.join(folder, "absent")]), 2)
+            broken = os.path.join(folder, "broken.pt")
+            with open(broken, "wb") as f:
+                f.write(b"not a model")
+            errors = io.StringIO()
+            with contextlib.redirect_stderr(errors):
+                self.assertEqual(tone_check.main(
+                    ["--model", broken, "--pairs",
+                     os.path.join(folder, "pairs")]), 1)
+            self.assertIn("cannot load model " + broken, errors.getvalue())
 
 
 class Darken(torch.nn.Module):
