@@ -44,9 +44,10 @@ case $config in
   # a chunk option, given at every resume, so it is kept here. From step
   # 4721 on: crops of 256 as on the GPU (4 x 256^2, the pixels of 8 x 128^2)
   # and the input's tone kept (--tone-sigma 32; model/README.md, "Keeping
-  # the input's tone"), also chunk options.
+  # the input's tone"), also chunk options; from step 5660 on, rate 5e-5
+  # (the EMA had stalled at 1e-4).
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
-                         --init-from checkpoints/fdikp-s/last.pt --lr 1e-4
+                         --init-from checkpoints/fdikp-s/last.pt --lr 5e-5
                          --batch 4 --crop 256 --tone-sigma 32) ;;
   # The equal-budget comparison of the two architectures (model/README.md,
   # DeepRFTv2): both from their identity start, the same loss and seed.
