@@ -33,7 +33,7 @@ property_string (model, _("Model"), "")
   ui_meta (FDIKP_DEBLUR_MODELS_KEY, model_listing ())
 
 property_int (stages, _("Stages"), FDIKP_STAGES_DEFAULT)
-  description (_("Coarse-to-fine passes of the network; more stages reach larger blur, fewer are faster; 0 runs the model's own number"))
+  description (_("Coarse-to-fine passes of the network; 0 runs the number the model was trained with, which works best; fewer are faster"))
   value_range (FDIKP_STAGES_MIN, FDIKP_STAGES_MAX)
 
 property_int (tile_size, _("Tile size"), FDIKP_TILE_SIZE_DEFAULT)

@@ -243,6 +243,7 @@ class DefocusSynth:
             raise FileNotFoundError("no photos in " + data + "/train-photos")
         self.scenes: List[DepthScene] = load_scenes(
             os.path.join(data, "train-depth"))
+        self.last_blur_radius: Optional[Tensor] = None  # set by batch()
 
     def _generator(self, index: int) -> torch.Generator:
         stream = 0 if self.split == "train" else 1
@@ -287,6 +288,9 @@ class DefocusSynth:
         extra = torch.stack(extras) / 255.0
         real_depth = torch.stack(depths)
         params = self._draw(batch_size, side, generator)
+        # The largest circle-of-confusion radius of each pair (px): the
+        # pixels farthest from the focus plane get it.
+        self.last_blur_radius = params["r_max"].clone()
         q, masks = layered_scene(batch_size, side, side, generator)
         is_real = torch.tensor(real)[:, None, None, None]
         q = torch.where(is_real, real_depth, q)
@@ -420,9 +424,23 @@ def validation_set(data: Optional[str] = None, count: int = 64,
                    ) -> Tuple[Tensor, Tensor]:
     """The fixed synthetic validation set: `count` crops from the held-out
     photos, on the CPU, identical on every machine for a given seed."""
+    return validation_pairs(data, count, crop, seed, config)[:2]
+
+
+def validation_pairs(data: Optional[str] = None, count: int = 64,
+                     crop: int = 256, seed: int = 12345,
+                     config: Optional[SynthConfig] = None
+                     ) -> Tuple[Tensor, Tensor, Tensor]:
+    """validation_set's (blurry, sharp) and each pair's largest blur
+    radius in pixels (count,)."""
     synth = DefocusSynth(data, config, split="val", seed=seed)
-    pairs = [synth.batch(i, 1, crop) for i in range(count)]
-    return (torch.cat([b for b, _ in pairs]), torch.cat([s for _, s in pairs]))
+    blurry, sharp, radii = [], [], []
+    for i in range(count):
+        pair = synth.batch(i, 1, crop)
+        blurry.append(pair[0])
+        sharp.append(pair[1])
+        radii.append(synth.last_blur_radius)
+    return torch.cat(blurry), torch.cat(sharp), torch.cat(radii)
 
 
 def save_png(image: Tensor, path: str) -> None:

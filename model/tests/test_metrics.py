@@ -128,6 +128,32 @@ class PerImageTest(unittest.TestCase):
         self.assertEqual(result["sharp_in_mean_psnr"], 100)
         self.assertAlmostEqual(result["blurrier_half_gain_db"],
                                result["rows"][0]["gain"])
+        self.assertNotIn("by_radius", result)
+
+    def test_the_report_groups_the_gain_by_each_crops_blur_radius(self):
+        generator = torch.Generator().manual_seed(1)
+        sharp = torch.rand(3, 3, 16, 16, generator=generator) * 0.5 + 0.25
+        error = torch.randn(3, 3, 16, 16, generator=generator)
+        # crop 0 the blurriest (radius 13 px), 1 the least (2 px), 2 between
+        blurry = sharp + torch.stack([0.2 * error[0], 0.01 * error[1],
+                                      0.05 * error[2]])
+        restored = sharp + torch.stack([0.1 * error[0], 0.02 * error[1],
+                                        0.05 * error[2]])
+        result = per_image.report(blurry, sharp, restored, sharp.clone(),
+                                  torch.tensor([13.0, 2.0, 4.0]))
+        # rows sorted by input PSNR carry their own crop's radius
+        self.assertEqual([r["blur_radius"] for r in result["rows"]],
+                         [13.0, 4.0, 2.0])
+        bins = result["by_radius"]
+        self.assertEqual([(b["from_px"], b["to_px"], b["count"])
+                          for b in bins], [(0.0, 6.0, 2), (12.0, 18.0, 1)])
+        self.assertAlmostEqual(bins[1]["mean_gain_db"],
+                               result["rows"][0]["gain"])
+        self.assertEqual(bins[1]["improved"], 1)
+        self.assertAlmostEqual(bins[0]["mean_gain_db"],
+                               (result["rows"][1]["gain"]
+                                + result["rows"][2]["gain"]) / 2)
+        self.assertEqual(bins[0]["improved"], 0)
 
 
 class ImageIOTest(unittest.TestCase):

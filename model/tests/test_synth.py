@@ -137,6 +137,23 @@ class GeneratorTest(unittest.TestCase):
             self.assertLessEqual(float(image.max()), 1.0)
             self.assertTrue(torch.equal(image, synth.quantise(image)))
 
+    def test_validation_pairs_are_the_set_with_each_largest_radius(self):
+        blurry, sharp = synth.validation_set(DATA, 3, 32, seed=5)
+        again, same, radii = synth.validation_pairs(DATA, 3, 32, seed=5)
+        self.assertTrue(torch.equal(blurry, again))
+        self.assertTrue(torch.equal(sharp, same))
+        self.assertEqual(tuple(radii.shape), (3,))
+        self.assertTrue(bool(((radii >= 0) & (radii <= 16.0)).all()))
+        config = synth.SynthConfig(max_radius=8.0, radius_skew=0.01,
+                                   p_sharp=0.0)
+        radii = synth.validation_pairs(DATA, 2, 32, seed=5, config=config)[2]
+        # u^0.01 is close to 1 for almost every u: radii near the maximum
+        self.assertTrue(bool(((radii > 7.0) & (radii <= 8.0)).all()), radii)
+        sharp_only = synth.SynthConfig(p_sharp=1.0)
+        radii = synth.validation_pairs(DATA, 2, 32, seed=5,
+                                       config=sharp_only)[2]
+        self.assertTrue(torch.equal(radii, torch.zeros(2)))
+
     def test_no_blur_and_no_noise_gives_back_the_target(self):
         config = synth.SynthConfig(p_sharp=1.0, noise=False)
         blurry, sharp = synth.DefocusSynth(DATA, config, seed=2).batch(
