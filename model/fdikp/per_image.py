@@ -30,7 +30,7 @@ from torch import Tensor
 
 from . import metrics
 from .export import WEIGHTS_FROM, load_network, with_tone_sigma
-from .synth import SynthConfig, validation_pairs
+from .synth import VALIDATION_SEED, SynthConfig, validation_pairs
 
 RADIUS_BIN = 6.0  # px: the width of the by-radius summary's bins
 
@@ -108,8 +108,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                              " (u uniform): below 1 favours large blur")
     parser.add_argument("--p-sharp", type=float, default=defaults.p_sharp,
                         help="share of crops with no blur at all")
-    parser.add_argument("--seed", type=int, default=12345,
-                        help="the held-out crops' seed (12345: the fixed "
+    parser.add_argument("--seed", type=int, default=VALIDATION_SEED,
+                        help="the held-out crops' seed (default: the fixed "
                              "validation set training logs)")
     parser.add_argument("--stages", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)

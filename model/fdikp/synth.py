@@ -45,6 +45,7 @@ from .depth import DepthScene, layered_scene, load_scenes
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 VALIDATION_EVERY = 10  # every 10th photo (by name) is held out for validation
+VALIDATION_SEED = 12345  # the fixed synthetic validation set's seed
 
 
 def data_dir() -> str:
@@ -243,7 +244,6 @@ class DefocusSynth:
             raise FileNotFoundError("no photos in " + data + "/train-photos")
         self.scenes: List[DepthScene] = load_scenes(
             os.path.join(data, "train-depth"))
-        self.last_blur_radius: Optional[Tensor] = None  # set by batch()
 
     def _generator(self, index: int) -> torch.Generator:
         stream = 0 if self.split == "train" else 1
@@ -263,6 +263,13 @@ class DefocusSynth:
               ) -> Tuple[Tensor, Tensor]:
         """(blurry, sharp), both B x 3 x crop x crop in [0, 1], 8-bit
         levels, on self.device."""
+        return self.batch_with_radii(index, batch_size, crop)[:2]
+
+    def batch_with_radii(self, index: int, batch_size: int, crop: int
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+        """batch()'s (blurry, sharp) and each pair's largest
+        circle-of-confusion radius in pixels (B, on the CPU): the pixels
+        farthest from the focus plane get it."""
         generator = self._generator(index)
         side = crop + 2 * self.config.margin()
         images, extras, depths, real = [], [], [], []
@@ -288,9 +295,6 @@ class DefocusSynth:
         extra = torch.stack(extras) / 255.0
         real_depth = torch.stack(depths)
         params = self._draw(batch_size, side, generator)
-        # The largest circle-of-confusion radius of each pair (px): the
-        # pixels farthest from the focus plane get it.
-        self.last_blur_radius = params["r_max"].clone()
         q, masks = layered_scene(batch_size, side, side, generator)
         is_real = torch.tensor(real)[:, None, None, None]
         q = torch.where(is_real, real_depth, q)
@@ -301,7 +305,8 @@ class DefocusSynth:
             self.config)
         m = self.config.margin()
         return (blurry[..., m:m + crop, m:m + crop].contiguous(),
-                target[..., m:m + crop, m:m + crop].contiguous())
+                target[..., m:m + crop, m:m + crop].contiguous(),
+                params["r_max"])
 
     def _draw(self, batch: int, side: int,
               generator: torch.Generator) -> Dict[str, Tensor]:
@@ -419,7 +424,7 @@ def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
 
 
 def validation_set(data: Optional[str] = None, count: int = 64,
-                   crop: int = 256, seed: int = 12345,
+                   crop: int = 256, seed: int = VALIDATION_SEED,
                    config: Optional[SynthConfig] = None
                    ) -> Tuple[Tensor, Tensor]:
     """The fixed synthetic validation set: `count` crops from the held-out
@@ -428,19 +433,15 @@ def validation_set(data: Optional[str] = None, count: int = 64,
 
 
 def validation_pairs(data: Optional[str] = None, count: int = 64,
-                     crop: int = 256, seed: int = 12345,
+                     crop: int = 256, seed: int = VALIDATION_SEED,
                      config: Optional[SynthConfig] = None
                      ) -> Tuple[Tensor, Tensor, Tensor]:
     """validation_set's (blurry, sharp) and each pair's largest blur
     radius in pixels (count,)."""
     synth = DefocusSynth(data, config, split="val", seed=seed)
-    blurry, sharp, radii = [], [], []
-    for i in range(count):
-        pair = synth.batch(i, 1, crop)
-        blurry.append(pair[0])
-        sharp.append(pair[1])
-        radii.append(synth.last_blur_radius)
-    return torch.cat(blurry), torch.cat(sharp), torch.cat(radii)
+    pairs = [synth.batch_with_radii(i, 1, crop) for i in range(count)]
+    blurry, sharp, radii = (torch.cat(part) for part in zip(*pairs))
+    return blurry, sharp, radii
 
 
 def save_png(image: Tensor, path: str) -> None:
