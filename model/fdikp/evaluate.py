@@ -3,6 +3,7 @@ without a reference.
 
     python3 -m fdikp.evaluate --model FILE.pt --pairs DIR [--stages 3]
                               [--json out.json] [--crop N] [--limit N]
+                              [--fold K [--folds FILE]]
     python3 -m fdikp.evaluate --model identity --pairs DIR
     python3 -m fdikp.evaluate --model FILE.pt --noref DIR --sheets OUTDIR
 
@@ -10,7 +11,9 @@ DIR holds blur/ and sharp/ with images matched by name. FILE.pt is a
 TorchScript model from fdikp.export (forward(image, stages)); "identity"
 returns its input, which scores the blurry input alone. The blurry
 input's scores are always reported beside the model's (PSNR, SSIM, MAE by
-fdikp.metrics). --noref writes, for each photo in DIR, a before | after
+fdikp.metrics). --fold K scores only the pairs of fold K of the committed
+split (fdikp.folds): those a model trained with fold K held out never
+saw. --noref writes, for each photo in DIR, a before | after
 PNG into OUTDIR.
 """
 
@@ -28,6 +31,7 @@ from torch import Tensor
 
 from . import metrics
 from .image_io import IMAGE_EXTENSIONS, centre_crop, grid, list_pairs, load_image
+from .real_pairs import held_out_names
 
 Model = Callable[[Tensor], Tensor]
 
@@ -90,10 +94,12 @@ def mean_scores(rows: List[Dict[str, float]]) -> Dict[str, float]:
 
 
 def evaluate_pairs(model: Model, pairs_dir: str, crop: Optional[int] = None,
-                   limit: Optional[int] = None, log=None) -> Dict:
-    """Per-image and mean scores of the model and of the blurry input."""
+                   limit: Optional[int] = None, log=None,
+                   names: Optional[List[str]] = None) -> Dict:
+    """Per-image and mean scores of the model and of the blurry input, on
+    `names` (default: every pair of pairs_dir)."""
     images = []
-    for name in list_pairs(pairs_dir)[:limit]:
+    for name in (list_pairs(pairs_dir) if names is None else names)[:limit]:
         blurry = centre_crop(load_image(os.path.join(pairs_dir, "blur", name)),
                              crop)
         sharp = centre_crop(load_image(os.path.join(pairs_dir, "sharp", name)),
@@ -168,6 +174,10 @@ def main(argv=None) -> int:
                         help="score a centred N x N crop of every image")
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N images")
+    parser.add_argument("--fold", type=int, default=None,
+                        help="only the pairs of this fold of the split")
+    parser.add_argument("--folds", metavar="FILE", default=None,
+                        help="the fold split (default: model/folds.json)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -183,9 +193,24 @@ def main(argv=None) -> int:
             parser.error("--noref needs --sheets OUTDIR")
         before_after_sheets(model, args.noref, args.sheets, args.limit, log)
         return 0
-    result = evaluate_pairs(model, args.pairs, args.crop, args.limit, log)
+    names = None
+    if args.fold is not None:
+        try:
+            names = held_out_names(args.pairs, args.fold, args.folds)
+        except (ValueError, OSError) as error:
+            print("cannot use fold %d: %s" % (args.fold, error),
+                  file=sys.stderr)
+            return 1
+        if not names:
+            print("fold %d has no pairs in %s" % (args.fold, args.pairs),
+                  file=sys.stderr)
+            return 1
+    result = evaluate_pairs(model, args.pairs, args.crop, args.limit, log,
+                            names)
     result.update(model=args.model, stages=args.stages,
                   runner="engine" if args.engine else "pytorch")
+    if args.fold is not None:
+        result["fold"] = args.fold
     for who in ("input", "model"):
         m = result["mean"][who]
         print("mean %-5s over %d: PSNR %s dB  SSIM %s  MAE %s" % (

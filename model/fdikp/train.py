@@ -41,6 +41,7 @@ from . import metrics
 from .export import float_state
 from .image_io import centre_crop, list_pairs, load_image
 from .network import down2
+from .real_pairs import RealPairs, held_out_names, real_count, training_names
 from .synth import DefocusSynth, SynthConfig, data_dir, dihedral_transform, validation_set
 
 SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
@@ -109,6 +110,15 @@ class TrainConfig:
     tone_sigma: float = 0.0      # FDIKP: keep the input's tone through
     #                              this Gaussian (network.keep_tone; 0:
     #                              off); no weights, so a resume may set it
+    init_weights: str = "current"  # which of --init-from's weights start
+    #                              this run: current | ema
+    real_pairs: str = ""         # real pairs (blur/, sharp/) trained on
+    #                              beside the synthetic ones; only through
+    #                              the fold split (fdikp.folds)
+    real_share: float = 0.0      # share of each batch cut from real_pairs
+    fold: int = -1               # the fold held out (validated on, never
+    #                              trained on); -1: train on every fold
+    folds: str = ""              # the fold file (default: model/folds.json)
 
     def phase1_steps(self) -> int:
         return self.steps - self.phase2_steps
@@ -409,22 +419,26 @@ class BatchSource:
     in different company and orientation: the generator costs 1/R per
     step."""
 
-    def __init__(self, synth_args: Dict, config: "TrainConfig", first: int):
+    def __init__(self, synth_args: Dict, config: "TrainConfig", first: int,
+                 real_args: Optional[Dict] = None):
         self.config = config
         self.reuse = max(1, config.reuse)
         self.pool: Dict[int, Tuple[Tensor, Tensor]] = {}
         self.synth: Optional[DefocusSynth] = None
+        self.real: Optional[RealPairs] = None
         self.generated, self.wait_seconds = 0, 0.0
         start = self._pool_range(first)[0]
         if config.prefetch <= 0:
             self.synth = DefocusSynth(**synth_args)
+            self.real = RealPairs(**real_args) if real_args else None
             return
         import torch.multiprocessing as mp
         context = mp.get_context("spawn")  # fork would copy OpenMP state
         self.queue = context.Queue(maxsize=config.prefetch)
         self.process = context.Process(
             target=_data_process,
-            args=(synth_args, config, self.queue, start), daemon=True)
+            args=(synth_args, config, self.queue, start, real_args),
+            daemon=True)
         self.process.start()
 
     def _pool_range(self, step: int) -> Tuple[int, int]:
@@ -437,7 +451,8 @@ class BatchSource:
     def _generate(self, index: int) -> Tuple[Tensor, Tensor]:
         start = time.monotonic()
         if self.synth is not None:
-            out = self.synth.batch(index, *self._shape(index))
+            out = mixed_batch(self.synth, self.real, index,
+                              *self._shape(index), self.config.real_share)
         else:
             got, blurry, sharp = self.queue.get()
             if isinstance(got, str):
@@ -474,8 +489,24 @@ class BatchSource:
             self.process.join(5)
 
 
+def mixed_batch(synth: DefocusSynth, real: Optional[RealPairs], index: int,
+                batch: int, crop: int, share: float) -> Tuple[Tensor, Tensor]:
+    """Generated batch `index`: real_count(batch, share) crops of real
+    pairs (none without `real`) after the synthetic ones, on synth's
+    device."""
+    count = real_count(batch, share) if real is not None else 0
+    parts = []
+    if batch > count:
+        parts.append(synth.batch(index, batch - count, crop))
+    if count:
+        parts.append(tuple(x.to(synth.device)
+                           for x in real.batch(index, count, crop)))
+    return (torch.cat([p[0] for p in parts]),
+            torch.cat([p[1] for p in parts]))
+
+
 def _data_process(synth_args: Dict, config: "TrainConfig", queue,
-                  first: int) -> None:
+                  first: int, real_args: Optional[Dict] = None) -> None:
     """The data process: batches first, first + 1, ... into the queue.
 
     One thread, at the lowest priority: on a CPU-only machine it fills the
@@ -488,10 +519,12 @@ def _data_process(synth_args: Dict, config: "TrainConfig", queue,
     reuse = max(1, config.reuse)
     try:
         synth = DefocusSynth(**synth_args)
+        real = RealPairs(**real_args) if real_args else None
         index = first
         while index * reuse < config.steps:
-            blurry, sharp = synth.batch(
-                index, *config.batch_shape(index * reuse))
+            blurry, sharp = mixed_batch(
+                synth, real, index, *config.batch_shape(index * reuse),
+                config.real_share)
             # numpy arrays travel by pickling: no shared-memory handles
             # that die with this process.
             item = (index, blurry.numpy(), sharp.numpy())
@@ -506,6 +539,14 @@ def _data_process(synth_args: Dict, config: "TrainConfig", queue,
             index += 1
     except Exception as error:  # reported to the trainer, which raises
         queue.put((repr(error), None, None))
+
+
+def real_pairs_dir(config: "TrainConfig", data: str) -> str:
+    """--real-pairs as given, or as a folder of the data directory
+    (--real-pairs dpdd1024-dev) when no such folder exists as given."""
+    if os.path.isdir(config.real_pairs):
+        return config.real_pairs
+    return os.path.join(data, config.real_pairs)
 
 
 def describe_hardware(device: torch.device) -> str:
@@ -579,6 +620,7 @@ class Trainer:
                                          device=self.device))
         if config.prefetch <= 0:
             self.synth_args["device"] = self.device
+        self.real_args = self._real_source(config, data)
         self._validation = None
         self.log_path = os.path.join(run_dir, "log.jsonl")
         parent = None
@@ -600,6 +642,25 @@ class Trainer:
         if self.lpips is None:
             self.say("LPIPS term off: no local weights file "
                      "(--lpips-weights); loss = MSE + 0.2 FFT-L1 per scale")
+
+    @staticmethod
+    def _real_source(config: "TrainConfig", data: str) -> Optional[Dict]:
+        """RealPairs' arguments for the run's real share (None without
+        one): the real_pairs folder's pairs outside the held-out fold."""
+        if config.real_share < 0 or config.real_share > 1:
+            raise ValueError("--real-share must lie in [0, 1], not %g"
+                             % config.real_share)
+        if config.real_share > 0 and not config.real_pairs:
+            raise ValueError("--real-share needs --real-pairs DIR")
+        if not config.real_pairs or config.real_share == 0:
+            return None
+        pairs_dir = real_pairs_dir(config, data)
+        if not os.path.isdir(pairs_dir):
+            raise FileNotFoundError("no real pairs at %s (--real-pairs; "
+                                    "set FDIKP_DATA)" % pairs_dir)
+        return dict(pairs_dir=pairs_dir, seed=config.seed,
+                    names=training_names(pairs_dir, config.fold,
+                                         config.folds or None))
 
     # -- state -------------------------------------------------------------
 
@@ -640,7 +701,8 @@ class Trainer:
         self.say("resumed %s at step %d" % (self.run_dir, self.step))
 
     def _start_from(self, path: str) -> Dict:
-        """Start from another run's current weights (EMA too) and count
+        """Start from another run's current weights, or its EMA with
+        --init-weights ema (they start this run's EMA too), and count
         its training time as this run's: `hours` stay the compute that
         went into the weights. The step count, Adam's moments and the
         rate schedule (with its warm-up) start afresh."""
@@ -649,12 +711,21 @@ class Trainer:
         if _weights_layout(stored) != _weights_layout(mine):
             raise ValueError("--init-from %s holds network %r, the run "
                              "builds %r" % (path, stored, mine))
-        weights = float_state(parent["model"])
+        if self.config.init_weights not in ("current", "ema"):
+            raise ValueError("--init-weights is current or ema, not %r"
+                             % self.config.init_weights)
+        which = "model"
+        if self.config.init_weights == "ema":
+            if parent.get("ema") is None:
+                raise ValueError("--init-from %s holds no EMA" % path)
+            which = "ema"
+        weights = float_state(parent[which])
         self.net.load_state_dict(weights)
         if self.ema is not None:
             self.ema.load_state_dict(weights)
         self.train_seconds = float(parent.get("train_seconds", 0.0))
         record = {"path": path, "step": int(parent.get("step", 0)),
+                  "weights": self.config.init_weights,
                   "hours": self.train_seconds / 3600,
                   "loss": parent.get("config", {}).get("loss", "mse")}
         self.say("starting from %s (step %d, %.2f h)"
@@ -663,11 +734,19 @@ class Trainer:
 
     def summary(self) -> str:
         c = self.config
+        real = ""
+        if self.real_args:
+            real = (" and %.0f%% crops of %d real pairs of %s (%s)"
+                    % (100 * c.real_share, len(self.real_args["names"]),
+                       os.path.basename(self.real_args["pairs_dir"]
+                                        .rstrip("/")),
+                       "fold %d held out" % c.fold if c.fold >= 0
+                       else "every fold"))
         return ("%s trained %d steps (%.1f h) on synthetic defocus from "
-                "train-photos/ and train-depth/ (fdikp.synth), crops %d/%d, "
-                "%d stages, seed %d; loss %sMSE + 0.2 FFT-L1%s%s"
+                "train-photos/ and train-depth/ (fdikp.synth)%s, crops "
+                "%d/%d, %d stages, seed %d; loss %sMSE + 0.2 FFT-L1%s%s"
                 % (c.network.upper(), self.step, self.train_seconds / 3600,
-                   c.crop, c.crop2, c.stages, c.seed,
+                   real, c.crop, c.crop2, c.stages, c.seed,
                    "per-image dB gain over the input of "
                    if c.loss == "psnr" else "",
                    " + 0.2 LPIPS" if self.lpips else " (LPIPS off)",
@@ -709,7 +788,8 @@ class Trainer:
     def train_step(self) -> float:
         c = self.config
         if self.source is None:
-            self.source = BatchSource(self.synth_args, c, self.step)
+            self.source = BatchSource(self.synth_args, c, self.step,
+                                      self.real_args)
         blurry, sharp = self.source.get(self.step)
         blurry, sharp = blurry.to(self.device), sharp.to(self.device)
         generator = torch.Generator().manual_seed(
@@ -848,9 +928,13 @@ class Trainer:
                 self.data, c.val_count, c.val_crop,
                 config=SynthConfig(max_radius=c.max_radius))
             real_blurry, real_sharp = [], []
-            pairs_dir = os.path.join(self.data, "dpdd1024-dev")
+            pairs_dir = (real_pairs_dir(c, self.data) if c.real_pairs
+                         else os.path.join(self.data, "dpdd1024-dev"))
             if c.real_count and os.path.isdir(pairs_dir):
                 names = list_pairs(pairs_dir)
+                if c.fold >= 0:  # the held-out fold: never trained on
+                    names = held_out_names(pairs_dir, c.fold,
+                                           c.folds or None)
                 spacing = max(1, len(names) // c.real_count)
                 for name in names[::spacing][:c.real_count]:
                     for sub, out in (("blur", real_blurry),
@@ -914,6 +998,11 @@ class Trainer:
                   "hours": self.train_seconds / 3600,
                   "hardware": self.hardware,
                   "weights": "ema" if chosen is self.ema else "current"}
+        if self.real_args:
+            # Whether the real crops scored are pairs this run trains on.
+            record["val_real_pairs"] = ("held-out fold %d" % self.config.fold
+                                        if self.config.fold >= 0
+                                        else "trained on")
         record.update(self.scores(chosen))
         if net is None and self.ema is not None:
             record.update({"current_" + k: v
