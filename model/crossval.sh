@@ -42,6 +42,16 @@ case $recipe_name in
                     --lr 1e-4 --warmup 20 --ema-decay 0.99
                     --batch 4 --crop 256 --tone-sigma 32
                     --real-share 0.5 --steps 250) ;;
+  # ft-mix50 with the simulator calibrated on the dev pairs' blur: half
+  # of the synthetic samples take a kernel measured on the training folds'
+  # pairs (model/kernels/dpdd-dev.npz, fdikp.kernels), and the synthetic
+  # noise is cut to the dev pairs' level (0.35 of the default deviation).
+  ft-cal) recipe=(--network fdikp-s --loss psnr --seed 11
+                  --init-from "$shipped" --init-weights ema
+                  --lr 1e-4 --warmup 20 --ema-decay 0.99
+                  --batch 4 --crop 256 --tone-sigma 32
+                  --real-share 0.5 --bank-share 0.5 --noise-scale 0.35
+                  --steps 250) ;;
   *) echo "crossval.sh: unknown recipe $recipe_name" >&2; exit 2 ;;
 esac
 export OMP_WAIT_POLICY=PASSIVE

@@ -15,6 +15,9 @@ Implements design/synthetic-defocus.md, point by point:
    spills over a sharp background, and not the other way round;
 5. aperture shapes (fdikp.aperture): soft disk, 5-9 blades, ringed or
    centre-heavy, cat's eye set by the crop's place in a virtual frame;
+   or, for a share of the samples (bank_share), a kernel measured on real
+   pairs (fdikp.kernels), mirrored, slightly turned and scaled to each
+   layer's radius;
 6. small saturated highlights pushed above 1.0 before the blur, clipped
    after;
 7. Poisson-Gaussian noise after the blur, 8-bit quantisation of both
@@ -40,12 +43,16 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .aperture import Aperture, kernel_size, psf
+from .aperture import Aperture, kernel_size, psf, resample
 from .depth import DepthScene, layered_scene, load_scenes
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 VALIDATION_EVERY = 10  # every 10th photo (by name) is held out for validation
 VALIDATION_SEED = 12345  # the fixed synthetic validation set's seed
+BANK_FILE = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "kernels", "dpdd-dev.npz")
+BANK_MIN_RADIUS = 1.5  # px: measured kernels this small carry no shape
+BANK_ROTATION = math.radians(10)  # largest turn of a bank kernel
 
 
 def data_dir() -> str:
@@ -119,7 +126,8 @@ def extend_behind(linear: Tensor, masks: Tensor, sigma: float):
 
 def render_defocus(linear: Tensor, inverse_depth: Tensor, focus: Tensor,
                    strength: Tensor, aperture: Aperture, depth_bins: int,
-                   max_radius: float) -> Tensor:
+                   max_radius: float,
+                   bank: Optional[Dict[str, Tensor]] = None) -> Tensor:
     """Defocus a linear-light image (B x 3 x H x W) over its inverse depth
     (B x 1 x H x W): every pixel goes to the nearest of depth_bins depth
     layers, each layer (extended behind its occluders, extend_behind) is
@@ -127,7 +135,9 @@ def render_defocus(linear: Tensor, inverse_depth: Tensor, focus: Tensor,
     and the layers are composited back to front ("over"). Hard layer
     masks keep in-focus pixels exact; the result is divided by the
     accumulated alpha to close what holes remain. Borders wrap: callers
-    crop a margin of max_radius off."""
+    crop a margin of max_radius off. `bank` (keys use, kernel, flip_x,
+    flip_y, rotation; see draw_bank) swaps the aperture's kernels for
+    a measured kernel's (aperture.resample) where `use` is set."""
     low = inverse_depth.amin(dim=(1, 2, 3))
     high = inverse_depth.amax(dim=(1, 2, 3))
     step = ((high - low) / max(depth_bins - 1, 1)).clamp_min(1e-6)
@@ -139,6 +149,12 @@ def render_defocus(linear: Tensor, inverse_depth: Tensor, focus: Tensor,
     radii = (strength[:, None] * (centres - focus[:, None]).abs()
              ).clamp(max=max_radius)
     kernels = psf(radii, aperture, kernel_size(max_radius))
+    if bank is not None:
+        measured = resample(bank["kernel"], radii, bank["flip_x"],
+                            bank["flip_y"], bank["rotation"],
+                            kernel_size(max_radius))
+        kernels = torch.where(bank["use"][:, None, None, None], measured,
+                              kernels)
     colour, alpha = extend_behind(linear, masks, sigma=max_radius / 2)
     blurred = fft_convolve(torch.cat([colour, alpha], dim=2), kernels)
     colour = blurred[:, :, :3]
@@ -170,7 +186,18 @@ class SynthConfig:
     p_squeeze: float = 0.3
     p_highlights: float = 0.5
     noise: bool = True
+    noise_scale: float = 1.0     # the noise's standard deviation times this
+    #                              (the dev pairs' blurry side is about 3x
+    #                              less noisy than the default's: 0.35)
     work_side: int = 1024        # photos are scaled to this long side
+    # Measured kernels (fdikp.kernels): the share of samples whose kernel
+    # shape comes from the bank, the bank file ("" = BANK_FILE) and the
+    # folds (of model/folds.json, comma-separated; "" = all) whose kernels
+    # may be used: a model scored on a held-out fold must not see its
+    # kernels.
+    bank_share: float = 0.0
+    kernel_bank: str = ""
+    bank_folds: str = ""
 
     def margin(self) -> int:
         return int(math.ceil(self.max_radius)) + 4
@@ -218,6 +245,23 @@ def photo_paths(photo_dir: str, split: str) -> List[str]:
     return [os.path.join(photo_dir, n) for n in chosen]
 
 
+def load_bank(path: str = "", folds: str = "") -> Tensor:
+    """The usable kernels (N, k, k, float32) of a bank written by
+    fdikp.kernels --estimate, from the allowed folds only ("" = all;
+    else comma-separated fold indices), at least BANK_MIN_RADIUS wide."""
+    with np.load(path or BANK_FILE) as bank:
+        keep = bank["usable"] & (bank["radius"] >= BANK_MIN_RADIUS)
+        if folds.strip():
+            allowed = [int(f) for f in folds.split(",") if f.strip()]
+            keep &= np.isin(bank["fold"], allowed)
+        kernels = bank["kernels"][keep].astype(np.float32)
+    if len(kernels) == 0:
+        raise ValueError("no usable kernels in %s for folds '%s'"
+                         % (path or BANK_FILE, folds))
+    kernels = torch.from_numpy(kernels)
+    return kernels / kernels.sum(dim=(-2, -1), keepdim=True)
+
+
 def _crop(image: Tensor, side: int, generator: torch.Generator) -> Tensor:
     height, width = image.shape[-2:]
     top = int(torch.randint(0, height - side + 1, (1,), generator=generator))
@@ -244,6 +288,10 @@ class DefocusSynth:
             raise FileNotFoundError("no photos in " + data + "/train-photos")
         self.scenes: List[DepthScene] = load_scenes(
             os.path.join(data, "train-depth"))
+        self.bank: Optional[Tensor] = None
+        if self.config.bank_share > 0:
+            self.bank = load_bank(self.config.kernel_bank,
+                                  self.config.bank_folds)
 
     def _generator(self, index: int) -> torch.Generator:
         stream = 0 if self.split == "train" else 1
@@ -294,8 +342,11 @@ class DefocusSynth:
         sharp = torch.stack(images) / 255.0
         extra = torch.stack(extras) / 255.0
         real_depth = torch.stack(depths)
-        params = self._draw(batch_size, side, generator)
+        params = draw_parameters(self.config, batch_size, side, generator)
         q, masks = layered_scene(batch_size, side, side, generator)
+        if self.bank is not None:
+            params.update(draw_bank(self.config, self.bank, batch_size,
+                                    generator))
         is_real = torch.tensor(real)[:, None, None, None]
         q = torch.where(is_real, real_depth, q)
         dev = self.device
@@ -308,52 +359,77 @@ class DefocusSynth:
                 target[..., m:m + crop, m:m + crop].contiguous(),
                 params["r_max"])
 
-    def _draw(self, batch: int, side: int,
+
+def draw_parameters(c: SynthConfig, batch: int, side: int,
+                    generator: torch.Generator) -> Dict[str, Tensor]:
+    """Every random choice of a batch but the crops, the scene and the
+    kernel bank's: blur, aperture, tone, noise."""
+
+    def uniform(low, high, *shape):
+        return low + (high - low) * torch.rand(*(shape or (batch,)),
+                                               generator=generator)
+
+    def chance(p):
+        return torch.rand(batch, generator=generator) < p
+
+    def log_uniform(low, high):
+        return torch.exp(uniform(math.log(low), math.log(high)))
+
+    r_max = c.max_radius * uniform(0.0, 1.0) ** c.radius_skew
+    r_max = torch.where(chance(c.p_sharp), torch.zeros(batch), r_max)
+    frame_x, frame_y = uniform(-1.0, 1.0), uniform(-1.0, 1.0)
+    cats_eye = torch.where(chance(c.p_cats_eye), uniform(0.1, 0.6),
+                           torch.zeros(batch))
+    blades = torch.randint(5, 10, (batch,), generator=generator)
+    return {
+        "r_max": r_max,
+        "focus_pixel": torch.randint(side * side, (batch,),
+                                     generator=generator),
+        "all_blurred": chance(c.p_all_blurred).float(),
+        "outside_by": uniform(0.05, 0.4),
+        "outside_near": chance(0.5).float(),
+        "cut_out": chance(c.p_cut_out).float(),
+        "blades": torch.where(chance(c.p_polygon), blades,
+                              torch.zeros_like(blades)),
+        "rotation": uniform(0.0, 2 * math.pi),
+        "softness": uniform(0.6, 1.6),
+        "profile": torch.where(chance(c.p_profile), uniform(-0.8, 1.5),
+                               torch.zeros(batch)),
+        "cats_eye_x": cats_eye * frame_x,
+        "cats_eye_y": cats_eye * frame_y,
+        "squeeze": torch.where(chance(c.p_squeeze), uniform(0.6, 1.0),
+                               torch.ones(batch)),
+        "exposure": log_uniform(0.7, 1.4),
+        "white_balance": torch.exp(uniform(-0.08, 0.08, batch, 3)),
+        "highlights": chance(c.p_highlights).float(),
+        "highlight_gain": log_uniform(2.0, 16.0),
+        "shot_noise": log_uniform(1e-5, 1e-3) * float(c.noise),
+        "read_noise": log_uniform(1e-7, 3e-6) * float(c.noise),
+        "noise": torch.randn(batch, 3, side, side, generator=generator),
+    }
+
+
+def draw_bank(c: SynthConfig, bank: Tensor, batch: int,
               generator: torch.Generator) -> Dict[str, Tensor]:
-        c = self.config
+    """Which samples take their kernel from the bank (N, k, k), which
+    kernel, how mirrored and how turned. Drawn after everything else, so
+    a generator with a bank makes the same scenes, sharp targets and
+    noise as one without, and one without draws what it always did."""
+    use = torch.rand(batch, generator=generator) < c.bank_share
+    index = torch.randint(len(bank), (batch,), generator=generator)
+    flips = torch.rand(batch, 2, generator=generator) < 0.5
+    turn = (2.0 * torch.rand(batch, generator=generator) - 1.0
+            ) * BANK_ROTATION
+    return {"bank_use": use, "bank_kernel": bank[index],
+            "bank_flip_x": flips[:, 0], "bank_flip_y": flips[:, 1],
+            "bank_rotation": turn}
 
-        def uniform(low, high, *shape):
-            return low + (high - low) * torch.rand(*(shape or (batch,)),
-                                                   generator=generator)
 
-        def chance(p):
-            return torch.rand(batch, generator=generator) < p
-
-        def log_uniform(low, high):
-            return torch.exp(uniform(math.log(low), math.log(high)))
-
-        r_max = c.max_radius * uniform(0.0, 1.0) ** c.radius_skew
-        r_max = torch.where(chance(c.p_sharp), torch.zeros(batch), r_max)
-        frame_x, frame_y = uniform(-1.0, 1.0), uniform(-1.0, 1.0)
-        cats_eye = torch.where(chance(c.p_cats_eye), uniform(0.1, 0.6),
-                               torch.zeros(batch))
-        blades = torch.randint(5, 10, (batch,), generator=generator)
-        return {
-            "r_max": r_max,
-            "focus_pixel": torch.randint(side * side, (batch,),
-                                         generator=generator),
-            "all_blurred": chance(c.p_all_blurred).float(),
-            "outside_by": uniform(0.05, 0.4),
-            "outside_near": chance(0.5).float(),
-            "cut_out": chance(c.p_cut_out).float(),
-            "blades": torch.where(chance(c.p_polygon), blades,
-                                  torch.zeros_like(blades)),
-            "rotation": uniform(0.0, 2 * math.pi),
-            "softness": uniform(0.6, 1.6),
-            "profile": torch.where(chance(c.p_profile), uniform(-0.8, 1.5),
-                                   torch.zeros(batch)),
-            "cats_eye_x": cats_eye * frame_x,
-            "cats_eye_y": cats_eye * frame_y,
-            "squeeze": torch.where(chance(c.p_squeeze), uniform(0.6, 1.0),
-                                   torch.ones(batch)),
-            "exposure": log_uniform(0.7, 1.4),
-            "white_balance": torch.exp(uniform(-0.08, 0.08, batch, 3)),
-            "highlights": chance(c.p_highlights).float(),
-            "highlight_gain": log_uniform(2.0, 16.0),
-            "shot_noise": log_uniform(1e-5, 1e-3) * float(c.noise),
-            "read_noise": log_uniform(1e-7, 3e-6) * float(c.noise),
-            "noise": torch.randn(batch, 3, side, side, generator=generator),
-        }
+def aperture_of(p: Dict[str, Tensor]) -> Aperture:
+    """The parametric aperture of draw_parameters' draws."""
+    return Aperture(p["blades"], p["rotation"], p["softness"],
+                    p["profile"], p["cats_eye_x"], p["cats_eye_y"],
+                    p["squeeze"])
 
 
 def _highlight_mask(srgb: Tensor) -> Tensor:
@@ -410,14 +486,16 @@ def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
     reach = (flat - focus[:, None]).abs().amax(1).clamp_min(1e-3)
     strength = p["r_max"] / reach
 
-    aperture = Aperture(p["blades"], p["rotation"], p["softness"],
-                        p["profile"], p["cats_eye_x"], p["cats_eye_y"],
-                        p["squeeze"])
-    blurred = render_defocus(linear, q, focus, strength, aperture,
-                             config.depth_bins, config.max_radius)
+    bank = None
+    if "bank_kernel" in p:
+        bank = {"use": p["bank_use"], "kernel": p["bank_kernel"],
+                "flip_x": p["bank_flip_x"], "flip_y": p["bank_flip_y"],
+                "rotation": p["bank_rotation"]}
+    blurred = render_defocus(linear, q, focus, strength, aperture_of(p),
+                             config.depth_bins, config.max_radius, bank)
     blurred = blurred.clamp(0.0, 1.0)
-    sigma = torch.sqrt(per_sample("shot_noise") * blurred
-                       + per_sample("read_noise"))
+    sigma = config.noise_scale * torch.sqrt(
+        per_sample("shot_noise") * blurred + per_sample("read_noise"))
     blurred = blurred + sigma * p["noise"]
     return (quantise(linear_to_srgb(blurred)),
             quantise(linear_to_srgb(linear)))

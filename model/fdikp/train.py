@@ -40,9 +40,11 @@ from torch.optim.swa_utils import AveragedModel, update_bn
 from . import metrics
 from .export import float_state
 from .image_io import centre_crop, list_pairs, load_image
+from .folds import FOLDS_FILE, Folds
 from .network import down2
 from .real_pairs import RealPairs, held_out_names, real_count, training_names
-from .synth import DefocusSynth, SynthConfig, data_dir, dihedral_transform, validation_set
+from .synth import (BANK_FILE, DefocusSynth, SynthConfig, data_dir, dihedral_transform,
+                    validation_set)
 
 SCALE_WEIGHTS = (1.0, 0.2, 0.1)  # finest scale first
 FREQUENCY_WEIGHT = 0.2
@@ -119,6 +121,11 @@ class TrainConfig:
     fold: int = -1               # the fold held out (validated on, never
     #                              trained on); -1: train on every fold
     folds: str = ""              # the fold file (default: model/folds.json)
+    bank_share: float = 0.0      # share of synthetic samples blurred with
+    #                              a kernel measured on the real pairs
+    #                              (fdikp.kernels), of the training folds'
+    kernel_bank: str = ""        # the kernel bank (default: synth.BANK_FILE)
+    noise_scale: float = 1.0     # synthetic noise's deviation times this
 
     def phase1_steps(self) -> int:
         return self.steps - self.phase2_steps
@@ -541,6 +548,21 @@ def _data_process(synth_args: Dict, config: "TrainConfig", queue,
         queue.put((repr(error), None, None))
 
 
+def synth_config(config: "TrainConfig") -> SynthConfig:
+    """The generator's configuration for a run: measured kernels only from
+    the folds it trains on (all of them when none is held out)."""
+    folds = ""
+    if config.bank_share > 0 and config.fold >= 0:
+        split = Folds(config.folds or FOLDS_FILE)
+        split.check_fold(config.fold)
+        folds = ",".join(str(k) for k in range(len(split))
+                         if k != config.fold)
+    return SynthConfig(max_radius=config.max_radius,
+                       bank_share=config.bank_share,
+                       kernel_bank=config.kernel_bank, bank_folds=folds,
+                       noise_scale=config.noise_scale)
+
+
 def real_pairs_dir(config: "TrainConfig", data: str) -> str:
     """--real-pairs as given, or as a folder of the data directory
     (--real-pairs dpdd1024-dev) when no such folder exists as given."""
@@ -612,7 +634,7 @@ class Trainer:
         data = config.data or data_dir()
         self.data = data
         self.synth_args = dict(data=data,
-                               config=SynthConfig(max_radius=config.max_radius),
+                               config=synth_config(config),
                                split="train", seed=config.seed,
                                device=self.device
                                if config.prefetch <= 0 else "cpu")
@@ -637,6 +659,7 @@ class Trainer:
                                          for p in self.net.parameters()),
                        "device": str(self.device),
                        "amp": str(self.amp).replace("torch.", ""),
+                       "kernel_bank": self._bank_record(),
                        "lpips": "on" if self.lpips else
                        "off (no local weights file given)"})
         if self.lpips is None:
@@ -661,6 +684,18 @@ class Trainer:
         return dict(pairs_dir=pairs_dir, seed=config.seed,
                     names=training_names(pairs_dir, config.fold,
                                          config.folds or None))
+
+    def _bank_record(self) -> Optional[Dict]:
+        """Which measured kernels the run draws from (None without)."""
+        if self.synth.bank is None:
+            return None
+        import hashlib
+        path = self.synth.config.kernel_bank or BANK_FILE
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        return {"path": path, "sha256": digest,
+                "folds": self.synth.config.bank_folds or "all",
+                "kernels": len(self.synth.bank)}
 
     # -- state -------------------------------------------------------------
 

@@ -210,5 +210,33 @@ class TrainingOnRealPairsTest(unittest.TestCase):
                 os.path.join(self.folder, "bad"), log=quiet)
 
 
+@unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
+class CalibratedSynthesisTest(unittest.TestCase):
+    def test_measured_kernels_come_only_from_the_training_folds(self):
+        config = train.synth_config(train.TrainConfig(bank_share=0.5,
+                                                      fold=2))
+        self.assertEqual(config.bank_folds, "0,1,3,4")
+        self.assertEqual(config.bank_share, 0.5)
+        everything = train.synth_config(train.TrainConfig(bank_share=0.5))
+        self.assertEqual(everything.bank_folds, "")
+        with self.assertRaisesRegex(ValueError, "fold 7"):
+            train.synth_config(train.TrainConfig(bank_share=0.5, fold=7))
+
+    def test_noise_scale_scales_only_the_noise(self):
+        def batch(**changes):
+            synth = train.DefocusSynth(data=DATA, config=train.SynthConfig(
+                **changes))
+            return synth.batch(3, 2, 32)
+        default, same = batch(), batch(noise_scale=1.0)
+        silent, no_noise = batch(noise_scale=0.0), batch(noise=False)
+        for a, b in ((default, same), (silent, no_noise)):
+            self.assertTrue(torch.equal(a[0], b[0]))
+            self.assertTrue(torch.equal(a[1], b[1]))
+        quieter = batch(noise_scale=0.35)
+        self.assertTrue(torch.equal(quieter[1], default[1]))
+        error = (quieter[0] - silent[0]).abs().mean()
+        self.assertLess(error, (default[0] - silent[0]).abs().mean())
+
+
 if __name__ == "__main__":
     unittest.main()
