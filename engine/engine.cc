@@ -608,12 +608,27 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
     plan->stages = prepared.stages;
     plan->tile_size = prepared.tile;
     plan->multiple = prepared.multiple;
+    plan->tile_automatic = options.tile_size == 0;
     return status;
   });
 }
 
-Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
-           RunInfo *info) {
+namespace {
+
+std::atomic<int> injected_device_faults{0};
+
+// Takes one injected fault, if any is left.
+bool take_injected_fault() {
+  int left = injected_device_faults.load();
+  while (left > 0)
+    if (injected_device_faults.compare_exchange_weak(left, left - 1)) return true;
+  return false;
+}
+
+// run() and run(plan): from `start`, a tile chosen for the device (or the
+// options' own tile when automatic is false).
+Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
+                const Callbacks &callbacks, RunInfo *info) {
   RunInfo local;
   RunInfo &ri = info ? *info : local;
   ri = RunInfo();
@@ -631,6 +646,13 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
     Prepared prepared;
     Status status = prepare(options, &prepared, &ri.warnings);
     if (!status.ok()) return status;
+    bool automatic = options.tile_size == 0;
+    if (start) {
+      if (start->multiple != prepared.multiple || start->tile_size % prepared.multiple != 0)
+        return Status::failure("internal error: the plan was made for other options");
+      prepared.tile = start->tile_size;
+      automatic = start->tile_automatic;
+    }
     torch::Device device = prepared.device;
     std::shared_ptr<const LoadedModel> model = prepared.model;
     const int multiple = prepared.multiple;
@@ -653,8 +675,10 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
       // rest).
       const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(stages)};
       const PassResult result =
-          streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap, multiple, infer,
-                               &ri.tiles, reuse, &ri.tiles_reused);
+          take_injected_fault()
+              ? PassResult{Outcome::DeviceFault, "injected device fault (test)"}
+              : streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap, multiple, infer,
+                                     &ri.tiles, reuse, &ri.tiles_reused);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();
@@ -676,13 +700,32 @@ Status run(const Options &options, const Pixels &pixels, const Callbacks &callba
           device = torch::kCPU;
           status = load_model(options.model_path, device, &model);
           if (!status.ok()) return status;
-          if (options.tile_size == 0)
-            tile = automatic_tile(model->info, device, options.memory_budget_bytes, multiple);
+          // The tile was sized for the GPU; the CPU's is smaller (never
+          // larger: a host asked for the input the planned tile reads).
+          if (automatic)
+            tile = std::min(
+                tile, automatic_tile(model->info, device, options.memory_budget_bytes, multiple));
           break;
       }
     }
   });
 }
+
+}  // namespace
+
+Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
+           RunInfo *info) {
+  return run_from(options, nullptr, pixels, callbacks, info);
+}
+
+Status run(const Options &options, const Plan &plan, const Pixels &pixels,
+           const Callbacks &callbacks, RunInfo *info) {
+  return run_from(options, &plan, pixels, callbacks, info);
+}
+
+namespace testing {
+void inject_device_faults(int passes) { injected_device_faults.store(std::max(0, passes)); }
+}  // namespace testing
 
 Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
                        int channels, const Callbacks &callbacks, RunInfo *info) {

@@ -63,6 +63,9 @@ struct Plan {
   int stages = 0;               // the stages it runs (the model's own for 0)
   int tile_size = 0;            // the tile side a run starts with
   int multiple = 1;             // tile sides are multiples of this
+  // The engine chose the tile for this device (Options::tile_size 0): a
+  // run that falls back from CUDA to the CPU chooses it again for the CPU.
+  bool tile_automatic = false;
 };
 
 // Errors are values: ok(), cancelled(), or a failure with a message meant
@@ -90,12 +93,22 @@ class Status {
 Status run(const Options &options, const Pixels &pixels, const Callbacks &callbacks,
            RunInfo *info = nullptr);
 
+// run() from a plan that plan() made with the same options: it starts with
+// the plan's tile, so a host that asked for the input
+// streaming::input_needed(width, height, plan.tile_size, region) gets
+// exactly the reads it covered. When CUDA fails and the run continues on
+// the CPU, an automatic tile is chosen again for the CPU (its memory
+// budget and cache-friendly size), never larger than the plan's, which
+// keeps the reads inside the input asked for; a tile the user set stays.
+Status run(const Options &options, const Plan &plan, const Pixels &pixels,
+           const Callbacks &callbacks, RunInfo *info = nullptr);
+
 // What run() would start from with these options: the device (CUDA
 // falling back to the CPU when the model does not load there), the tile
 // and the size multiple, loading the model into the cache. A host that
 // computes part of an image (Pixels::region) asks for the input
-// streaming::input_needed(width, height, plan.tile_size, region) and passes
-// plan.tile_size as the tile, so the two agree.
+// streaming::input_needed(width, height, plan.tile_size, region) and runs
+// from the plan (run() with a Plan), so the two agree.
 Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnings = nullptr);
 
 // Convenience over run() for a contiguous interleaved float image with
@@ -111,6 +124,13 @@ Status inspect_model(const std::string &path, Device device, ModelInfo *info);
 // Drops every cached model and kept tile (tests, or after the user replaced a file in place
 // within the same second).
 void clear_model_cache();
+
+namespace testing {
+// Fault injection for tests: the next `passes` tiled passes fail as a CUDA
+// fault would, on whatever device they run (the CPU-only machines the
+// tests run on have no CUDA to fail).
+void inject_device_faults(int passes);
+}  // namespace testing
 
 // One line about the LibTorch runtime: version, threads, BLAS in use, CUDA.
 std::string runtime_summary();

@@ -273,8 +273,9 @@ engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
  * whole-image run, and costs in proportion to its size (GIMP's on-canvas
  * preview, a crop after the op). It reads up to one tile beyond the region.
  * The tile is planned here and again in process(), from the same options
- * and the cached model, so both agree; a model that fails to load asks for
- * the whole input (process() then reports the error). */
+ * and the cached model, so both agree (process() runs from its plan); a
+ * model that fails to load asks for the whole input (process() then
+ * reports the error). */
 static GeglRectangle
 get_required_for_output (GeglOperation *operation, const gchar *input_pad, const GeglRectangle *roi)
 {
@@ -329,10 +330,10 @@ process (GeglOperation       *operation,
       return TRUE;
     }
 
-  /* The tile get_required_for_output() planned with: the input it asked
-   * for covers what this tile reads. */
-  if (fdikp::plan (options, &plan).ok ())
-    options.tile_size = plan.tile_size;
+  /* The plan get_required_for_output() made from the same options: the
+   * input it asked for covers what the planned tile reads, and the engine
+   * re-plans an automatic tile for the CPU if CUDA fails mid-run. */
+  const bool planned = model_found && fdikp::plan (options, &plan).ok ();
 
   pixels.width  = bounds->width;
   pixels.height = bounds->height;
@@ -365,8 +366,12 @@ process (GeglOperation       *operation,
     callbacks.cancelled = [cancel] { return g_atomic_int_get (cancel) != 0; };
 
   gegl_operation_progress (operation, 0.0, (gchar *) _ ("Deblurring"));
-  const fdikp::Status status = model_found ? fdikp::run (options, pixels, callbacks, &info)
-                                           : fdikp::Status::failure (model_error);
+  fdikp::Status status = fdikp::Status::failure (model_error);
+
+  if (planned)
+    status = fdikp::run (options, plan, pixels, callbacks, &info);
+  else if (model_found)
+    status = fdikp::run (options, pixels, callbacks, &info);
 
   for (const std::string &warning : info.warnings)
     g_warning ("fdikp:defocus-deblur: %s", warning.c_str ());

@@ -347,6 +347,62 @@ TEST(out_of_memory_halves_the_tile_and_retries) {
   CHECK_NEAR(max_difference(in, out, w, h, 3), 0.0, 2e-6);
 }
 
+// A host that runs from a plan made for the GPU (a tile far beyond the
+// CPU's): when CUDA fails mid-run the engine continues on the CPU with a
+// tile chosen for the CPU, not the GPU-sized one; a tile the user set stays.
+TEST(a_cuda_fault_replans_an_automatic_tile_for_the_cpu) {
+  const int w = 200, h = 150;
+  const auto in = test_image(w, h, 3);
+  const auto o = options_for("sharpen.pt", 0, 16);
+  fdikp::Plan cpu;
+  CHECK(fdikp::plan(o, &cpu).ok());
+  CHECK(cpu.tile_automatic);
+  fdikp::Plan gpu_sized = cpu;
+  gpu_sized.tile_size = 4 * cpu.tile_size;
+  std::vector<float> out(in.size(), -1.0f);
+  fdikp::Pixels pixels;
+  pixels.width = w;
+  pixels.height = h;
+  pixels.read = [&](const fdikp::Rect &r, float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width; ++x)
+        for (int c = 0; c < 3; ++c)
+          *rgb++ = in[(static_cast<std::size_t>(r.y + y) * w + r.x + x) * 3 + c];
+  };
+  pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width; ++x)
+        for (int c = 0; c < 3; ++c)
+          out[(static_cast<std::size_t>(r.y + y) * w + r.x + x) * 3 + c] = *rgb++;
+  };
+  fdikp::RunInfo info;
+  fdikp::testing::inject_device_faults(1);
+  CHECK(fdikp::run(o, gpu_sized, pixels, {}, &info).ok());
+  CHECK_EQ(info.tile_size, cpu.tile_size);
+  CHECK(info.device == fdikp::Device::Cpu);
+  CHECK_EQ(info.warnings.size(), 1u);
+  if (!info.warnings.empty()) CHECK_CONTAINS(info.warnings[0], "running on the CPU instead");
+  std::vector<float> direct;
+  CHECK(run_image(options_for("sharpen.pt", 0, 16), in, &direct, w, h, 3).ok());
+  CHECK_NEAR(max_difference(direct, out, w, h, 3), 0.0, 1e-6);
+
+  // Without a fault the run keeps the plan's tile; a tile the user set
+  // survives the fall back.
+  CHECK(fdikp::run(o, gpu_sized, pixels, {}, &info).ok());
+  CHECK_EQ(info.tile_size, gpu_sized.tile_size);
+  auto fixed = options_for("sharpen.pt", 96, 16);
+  fdikp::Plan user;
+  CHECK(fdikp::plan(fixed, &user).ok());
+  CHECK(!user.tile_automatic);
+  fdikp::testing::inject_device_faults(1);
+  CHECK(fdikp::run(fixed, user, pixels, {}, &info).ok());
+  CHECK_EQ(info.tile_size, 96);
+  // A plan made for other options is refused, not run.
+  fdikp::Plan other = cpu;
+  other.multiple = 7;
+  CHECK_CONTAINS(fdikp::run(o, other, pixels, {}, &info).message(), "plan was made for other");
+}
+
 TEST(concurrent_runs_share_the_model_safely) {
   const int w = 160, h = 120;
   const auto in = test_image(w, h, 3);
