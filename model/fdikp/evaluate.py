@@ -30,7 +30,9 @@ import torch
 from torch import Tensor
 
 from . import metrics
+from .export import read_metadata
 from .image_io import IMAGE_EXTENSIONS, centre_crop, grid, list_pairs, load_image
+from .network import TRAINED_STAGES
 from .real_pairs import held_out_names
 
 Model = Callable[[Tensor], Tensor]
@@ -55,10 +57,25 @@ def engine_model(engine: str, model_file: str, stages: int,
     return run
 
 
-def load_model(spec: str, stages: int, device: str,
+def file_default_stages(spec: str) -> int:
+    """The stage count a model file runs by default: its metadata's
+    default_stages (TRAINED_STAGES for a file without metadata, or for
+    "identity", which has no stages)."""
+    if spec == "identity":
+        return TRAINED_STAGES
+    try:
+        return int(read_metadata(spec)["default_stages"])
+    except (KeyError, ValueError, RuntimeError):
+        return TRAINED_STAGES
+
+
+def load_model(spec: str, stages: Optional[int], device: str,
                engine: Optional[str] = None) -> Model:
+    """The model `spec` at `stages` (None: the file's own default)."""
     if spec == "identity":
         return lambda image: image
+    if stages is None:
+        stages = file_default_stages(spec)
     if engine:
         torch.jit.load(spec)  # a broken file fails here, with its reason
         return engine_model(engine, spec, stages, device)
@@ -154,7 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True,
                         help="TorchScript file from fdikp.export, or "
                              "'identity' to score the blurry input alone")
-    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=None,
+                        help="stage count (default: the model file's own)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", metavar="EXE",
                         help="run the model through the C++ engine's tool "
@@ -207,7 +225,9 @@ def main(argv=None) -> int:
             return 1
     result = evaluate_pairs(model, args.pairs, args.crop, args.limit, log,
                             names)
-    result.update(model=args.model, stages=args.stages,
+    result.update(model=args.model,
+                  stages=(args.stages if args.stages is not None
+                          else file_default_stages(args.model)),
                   runner="engine" if args.engine else "pytorch")
     if args.fold is not None:
         result["fold"] = args.fold

@@ -4,7 +4,7 @@ fixed synthetic validation crops (fdikp.synth.validation_set):
     python3 -m fdikp.per_image --weights CKPT.pt [--weights-from current]
                                [--count 48] [--crop 128] [--json OUT]
                                [--max-radius 16] [--radius-skew 0.8]
-                               [--p-sharp 0.03] [--seed 12345] [--stages 3]
+                               [--p-sharp 0.03] [--seed 12345] [--stages S]
 
 For each crop, sorted by the blurry input's PSNR: the input's PSNR, the
 model's, the gain, and the model's PSNR on the SHARP crop itself (what it
@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from .export import WEIGHTS_FROM, load_network, with_tone_sigma
+from .export import WEIGHTS_FROM, default_stages_of, load_network, with_tone_sigma
 from .synth import VALIDATION_SEED, SynthConfig, validation_pairs
 
 RADIUS_BIN = 6.0  # px: the width of the by-radius summary's bins
@@ -111,7 +111,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=VALIDATION_SEED,
                         help="the held-out crops' seed (default: the fixed "
                              "validation set training logs)")
-    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=None,
+                        help="stage count (default: the network's own)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--tone-sigma", type=float, default=None,
                         help="FDIKP: keep the input's tone with this sigma "
@@ -127,6 +128,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             net = with_tone_sigma(net, args.tone_sigma)
         except ValueError as error:
             parser.error(str(error))
+    if args.stages is None:
+        args.stages = default_stages_of(net)
     blurry, sharp, radii = validation_pairs(
         args.data, args.count, args.crop, args.seed,
         SynthConfig(max_radius=args.max_radius, radius_skew=args.radius_skew,

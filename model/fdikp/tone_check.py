@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     parser.add_argument("--engine", metavar="EXE",
                         help="run the model through fdikp-engine-run, as "
                              "the filter runs it")
-    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=None,
+                        help="stage count (default: the model file's own)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sigmas", default="4,8,16,32,64",
                         help="Gaussian sigmas in pixels, comma-separated")

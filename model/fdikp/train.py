@@ -41,7 +41,7 @@ from . import metrics
 from .export import float_state
 from .image_io import centre_crop, list_pairs, load_image
 from .folds import FOLDS_FILE, Folds
-from .network import down2
+from .network import TRAINED_STAGES, down2
 from .real_pairs import RealPairs, held_out_names, real_count, training_names
 from .synth import (BANK_FILE, DefocusSynth, SynthConfig, data_dir, dihedral_transform,
                     validation_set)
@@ -83,7 +83,7 @@ class TrainConfig:
     milestones: str = "0.6,0.85"  # fractions of phase 1 where lr halves
     swa_every: int = 10          # steps between SWA weight averages
     bn_batches: int = 32         # batches for update_bn at the end
-    stages: int = 3
+    stages: int = TRAINED_STAGES
     amp: str = "auto"            # auto | bf16 | fp16 | none
     device: str = "auto"         # auto | cpu | cuda
     seed: int = 0

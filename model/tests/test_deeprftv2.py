@@ -286,6 +286,25 @@ class ExportTest(unittest.TestCase):
         self.assertGreater(info["memory_bytes_per_pixel"], 0)
         self.assertIn("TEST ONLY", info["training"])
 
+    def test_the_tools_run_the_files_own_stage_count_by_default(self):
+        """evaluate and tone_check without --stages run the file at its
+        default_stages (1 here; a literal 3 failed on DeepRFTv2)."""
+        from PIL import Image
+        from fdikp import evaluate, tone_check
+        pairs = os.path.join(self.tmp.name, "pairs")
+        for sub in ("blur", "sharp"):
+            os.makedirs(os.path.join(pairs, sub), exist_ok=True)
+            Image.new("RGB", (24, 20), (90, 120, 150)).save(
+                os.path.join(pairs, sub, "a.png"))
+        self.assertEqual(evaluate.file_default_stages(self.model_file), 1)
+        out = os.path.join(self.tmp.name, "eval.json")
+        self.assertEqual(evaluate.main(["--model", self.model_file,
+                                        "--pairs", pairs, "--json", out]), 0)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["stages"], 1)
+        self.assertEqual(tone_check.main(["--model", self.model_file,
+                                          "--pairs", pairs]), 0)
+
     def test_odd_sizes_match_eager(self):
         """Any size (padded to 8 inside, cropped back), and the scripted,
         frozen file computes what the eager network does."""

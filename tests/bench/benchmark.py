@@ -164,7 +164,8 @@ def main():
                         help="DPDD pairs for the tiling-fidelity table (0 = skip)")
     parser.add_argument("--fidelity-tiles", default="256,512")
     parser.add_argument("--fidelity-overlaps", default="32,64")
-    parser.add_argument("--stages", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=None,
+                        help="stage count (default: the network's own)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--data", default=os.environ.get(
@@ -193,9 +194,12 @@ def main():
         net = FDIKP()
         net.out_conv.reset_parameters()  # random, not the identity start
         torch.save({"model": net.state_dict()}, weights)
-    from fdikp.export import load_network
+    from fdikp.export import default_stages_of, load_network
     model_file = os.path.join(tmp.name, "model.pt")
-    export(load_network(weights), model_file, training="benchmark copy")
+    net = load_network(weights)
+    if args.stages is None:
+        args.stages = default_stages_of(net)
+    export(net, model_file, training="benchmark copy")
     label = "random weights (timing and memory only)" if args.random_init else weights
     results = {"weights": label, "stages": args.stages, "threads": args.threads,
                "device": args.device}
