@@ -150,11 +150,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.make:
         from .image_io import list_pairs
-        from .synth import data_dir
-        pairs = args.pairs or os.path.join(data_dir(), "dpdd1024-dev")
-        if not os.path.isdir(pairs):
-            print("no pairs at %s (set FDIKP_DATA or --pairs)" % pairs,
-                  file=sys.stderr)
+        from .synth import dev_pairs_dir
+        pairs = dev_pairs_dir(args.pairs)
+        if pairs is None:
             return 1
         names = list_pairs(pairs)
         blur = _input_psnr(pairs, names)

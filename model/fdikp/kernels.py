@@ -38,7 +38,7 @@ from torch import Tensor
 from .aperture import disc_radius, moments, psf, resample
 from .folds import Folds
 from .image_io import list_pairs, load_image
-from .synth import (DefocusSynth, SynthConfig, aperture_of, data_dir,
+from .synth import (DefocusSynth, SynthConfig, aperture_of, dev_pairs_dir,
                     draw_parameters, linear_to_srgb, srgb_to_linear)
 
 SUPPORT = 53        # kernel side: y semi-axes reach ~24 px in these pairs
@@ -665,10 +665,8 @@ def main(argv=None) -> int:
         parser.error("give one of --estimate and --describe")
     torch.set_num_threads(1)
     if args.estimate:
-        pairs = args.pairs or os.path.join(data_dir(), "dpdd1024-dev")
-        if not os.path.isdir(pairs):
-            print("no pairs at %s (set FDIKP_DATA or --pairs)" % pairs,
-                  file=sys.stderr)
+        pairs = dev_pairs_dir(args.pairs)
+        if pairs is None:
             return 1
         estimate_bank(pairs, args.out or args.bank)
         return 0

@@ -63,6 +63,17 @@ def data_dir() -> str:
                           os.path.join(repo, "..", "shared", "data"))
 
 
+def dev_pairs_dir(given: Optional[str] = None) -> Optional[str]:
+    """A command's --pairs folder, by default the data's dpdd1024-dev; None,
+    with the reason on stderr, when it is not there."""
+    pairs = given or os.path.join(data_dir(), "dpdd1024-dev")
+    if not os.path.isdir(pairs):
+        print("no pairs at %s (set FDIKP_DATA or --pairs)" % pairs,
+              file=sys.stderr)
+        return None
+    return pairs
+
+
 def srgb_to_linear(x: Tensor) -> Tensor:
     return torch.where(x <= 0.04045, x / 12.92,
                        ((x.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)

@@ -49,7 +49,10 @@ def pair_index(crop):
     return int(round((float(crop[0].mean()) * 255 - 20) / 40))
 
 
-class RealPairsTest(unittest.TestCase):
+class PairsFolder(unittest.TestCase):
+    """make_pairs' four pairs in a temporary folder, split into two folds
+    (NAMES[:2] and NAMES[2:]) by a fold file of their own."""
+
     def setUp(self):
         self.folder = tempfile.mkdtemp()
         self.pairs = os.path.join(self.folder, "pairs")
@@ -59,6 +62,9 @@ class RealPairsTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.folder)
+
+
+class RealPairsTest(PairsFolder):
 
     def test_the_held_out_fold_is_never_trained_on(self):
         names = real_pairs.training_names(self.pairs, 0, self.folds)
@@ -118,17 +124,7 @@ class RealPairsTest(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
-class TrainingOnRealPairsTest(unittest.TestCase):
-    def setUp(self):
-        self.folder = tempfile.mkdtemp()
-        self.pairs = os.path.join(self.folder, "pairs")
-        make_pairs(self.pairs)
-        self.folds = os.path.join(self.folder, "folds.json")
-        make_folds(self.folds, [NAMES[:2], NAMES[2:]])
-
-    def tearDown(self):
-        shutil.rmtree(self.folder)
-
+class TrainingOnRealPairsTest(PairsFolder):
     def config(self, **changes):
         config = dict(steps=4, phase2_steps=0, milestones="", batch=4,
                       crop=32, stages=2, val_every=4, val_count=2,

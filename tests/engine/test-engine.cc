@@ -64,6 +64,23 @@ fdikp::Status run_image(const fdikp::Options &o, const std::vector<float> &in,
                                 info);
 }
 
+// Pixels over interleaved RGB: reads from in, writes into *out.
+fdikp::Pixels rgb_pixels(const std::vector<float> &in, std::vector<float> *out, int w, int h) {
+  fdikp::Pixels pixels;
+  pixels.width = w;
+  pixels.height = h;
+  pixels.read = [&in, w](const fdikp::Rect &r, float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width * 3; ++x) *rgb++ = in[(std::size_t(r.y + y) * w + r.x) * 3 + x];
+  };
+  pixels.write = [out, w](const fdikp::Rect &r, const float *rgb) {
+    for (int y = 0; y < r.height; ++y)
+      for (int x = 0; x < r.width * 3; ++x)
+        (*out)[(std::size_t(r.y + y) * w + r.x) * 3 + x] = *rgb++;
+  };
+  return pixels;
+}
+
 // A 3x3 sharpen applied directly, replicating borders: what the fixture
 // model computes on the whole image.
 std::vector<float> sharpen_reference(const std::vector<float> &in, int width, int height,
@@ -183,17 +200,7 @@ TEST(regions_asked_for_one_after_another_reuse_the_tiles_on_their_edges) {
   const auto o = options_for("sharpen.pt", 48, 12);
   CHECK(run_image(o, in, &whole, w, h, 3).ok());
   std::vector<float> out(in.size(), -1.0f);
-  fdikp::Pixels pixels;
-  pixels.width = w;
-  pixels.height = h;
-  pixels.read = [&](const fdikp::Rect &r, float *rgb) {
-    for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width * 3; ++x) *rgb++ = in[(std::size_t(r.y + y) * w + r.x) * 3 + x];
-  };
-  pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
-    for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width * 3; ++x) out[(std::size_t(r.y + y) * w + r.x) * 3 + x] = *rgb++;
-  };
+  fdikp::Pixels pixels = rgb_pixels(in, &out, w, h);
   int reused = 0;
   for (const fdikp::Rect region : {fdikp::Rect{0, 0, 75, 100}, fdikp::Rect{75, 0, 75, 100}}) {
     pixels.region = region;
@@ -360,21 +367,7 @@ TEST(a_cuda_fault_replans_an_automatic_tile_for_the_cpu) {
   fdikp::Plan gpu_sized = cpu;
   gpu_sized.tile_size = 4 * cpu.tile_size;
   std::vector<float> out(in.size(), -1.0f);
-  fdikp::Pixels pixels;
-  pixels.width = w;
-  pixels.height = h;
-  pixels.read = [&](const fdikp::Rect &r, float *rgb) {
-    for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width; ++x)
-        for (int c = 0; c < 3; ++c)
-          *rgb++ = in[(static_cast<std::size_t>(r.y + y) * w + r.x + x) * 3 + c];
-  };
-  pixels.write = [&](const fdikp::Rect &r, const float *rgb) {
-    for (int y = 0; y < r.height; ++y)
-      for (int x = 0; x < r.width; ++x)
-        for (int c = 0; c < 3; ++c)
-          out[(static_cast<std::size_t>(r.y + y) * w + r.x + x) * 3 + c] = *rgb++;
-  };
+  const fdikp::Pixels pixels = rgb_pixels(in, &out, w, h);
   fdikp::RunInfo info;
   fdikp::testing::inject_device_faults(1);
   CHECK(fdikp::run(o, gpu_sized, pixels, {}, &info).ok());
