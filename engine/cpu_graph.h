@@ -26,6 +26,19 @@ struct CpuGraphReport {
 // channels-last.
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why);
 
+// Which CPU graph optimisation a load uses: FDIKP_CPU_GRAPH=fused (the
+// default: rewrite_for_cpu), oneDNN (LibTorch's optimize_for_inference) or
+// plain (the graph as saved). For benchmarks, and a way out should a
+// LibTorch build mis-handle the fused graph.
+enum class CpuGraph { Fused, OneDnn, Plain };
+CpuGraph cpu_graph_choice();
+
+// Optimises a freshly loaded module for the CPU as `choice` says, falling
+// back to the next simpler graph when a step cannot handle the model (it
+// still runs as it is). Returns how the graph ended, for RunInfo;
+// *channels_last says whether inputs must now be channels-last.
+std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last);
+
 }  // namespace fdikp
 
 #endif  // FDIKP_CPU_GRAPH_H

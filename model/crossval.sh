@@ -52,6 +52,14 @@ case $recipe_name in
                   --batch 4 --crop 256 --tone-sigma 32
                   --real-share 0.5 --bank-share 0.5 --noise-scale 0.35
                   --steps 250) ;;
+  # Capacity: ft-mix50 on fdikp-s grown to three strip-attention pairs
+  # (fdikp-s3, the paper's count; fdikp.grow: the two added pairs start
+  # as the identity, so step 0 is the shipped file exactly).
+  ft-s3) recipe=(--network fdikp-s3 --loss psnr --seed 11
+                 --init-from "$shipped" --init-weights ema
+                 --lr 1e-4 --warmup 20 --ema-decay 0.99
+                 --batch 4 --crop 256 --tone-sigma 32
+                 --real-share 0.5 --steps 250) ;;
   *) echo "crossval.sh: unknown recipe $recipe_name" >&2; exit 2 ;;
 esac
 export OMP_WAIT_POLICY=PASSIVE

@@ -87,6 +87,12 @@ CONFIGS: Dict[str, NetworkConfig] = {
                              strip_blocks=1, encoder_blocks=(1, 1),
                              decoder_blocks=(1, 1), predictor_width=32,
                              predictor_pool=2),
+    # fdikp-s with the paper's three strip-attention pairs (the DDM's
+    # global operators): fdikp.grow starts it from trained fdikp-s weights.
+    "fdikp-s3": NetworkConfig(name="fdikp-s3", width=32, bottleneck=64,
+                              strip_blocks=3, encoder_blocks=(1, 1),
+                              decoder_blocks=(1, 1), predictor_width=32,
+                              predictor_pool=2),
 }
 
 

@@ -41,6 +41,7 @@ from . import metrics
 from .export import float_state
 from .image_io import centre_crop, list_pairs, load_image
 from .folds import FOLDS_FILE, Folds
+from .grow import describe, growable, grown_state
 from .network import TRAINED_STAGES, down2
 from .real_pairs import RealPairs, held_out_names, real_count, training_names
 from .synth import (BANK_FILE, DefocusSynth, SynthConfig, data_dir, dihedral_transform,
@@ -743,7 +744,9 @@ class Trainer:
         rate schedule (with its warm-up) start afresh."""
         parent = torch.load(path, map_location="cpu", weights_only=True)
         stored, mine = parent.get("network"), _network_dict(self.net)
-        if _weights_layout(stored) != _weights_layout(mine):
+        grown = (_weights_layout(stored) != _weights_layout(mine)
+                 and growable(stored, mine))
+        if _weights_layout(stored) != _weights_layout(mine) and not grown:
             raise ValueError("--init-from %s holds network %r, the run "
                              "builds %r" % (path, stored, mine))
         if self.config.init_weights not in ("current", "ema"):
@@ -755,6 +758,9 @@ class Trainer:
                 raise ValueError("--init-from %s holds no EMA" % path)
             which = "ema"
         weights = float_state(parent[which])
+        if grown:
+            weights = grown_state(weights, stored, self.net.state_dict())
+            self.say(describe(stored, mine))
         self.net.load_state_dict(weights)
         if self.ema is not None:
             self.ema.load_state_dict(weights)
@@ -763,6 +769,8 @@ class Trainer:
                   "weights": self.config.init_weights,
                   "hours": self.train_seconds / 3600,
                   "loss": parent.get("config", {}).get("loss", "mse")}
+        if grown:
+            record["grown_from"] = stored
         self.say("starting from %s (step %d, %.2f h)"
                  % (path, record["step"], record["hours"]))
         return record

@@ -1,0 +1,96 @@
+// What the engine's own files share (loader, device policy, planner,
+// runner): the loaded model and the helpers that turn LibTorch's errors
+// into messages. Includes LibTorch: only engine/*.cc include it, never a
+// host (hosts include engine.h).
+//
+// Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
+
+#ifndef FDIKP_ENGINE_INTERNAL_H
+#define FDIKP_ENGINE_INTERNAL_H
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+#include "engine.h"
+
+namespace fdikp {
+namespace internal {
+
+// The smallest automatic tile side (before rounding to the size multiple).
+constexpr int kMinTile = 64;
+
+// LibTorch messages carry C++ and TorchScript tracebacks; the user needs the
+// line that says what went wrong.
+std::string summarize(const std::string &what);
+bool mentions_out_of_memory(const std::string &what);
+inline std::string quoted(const std::string &path) { return "'" + path + "'"; }
+
+struct LoadedModel {
+  // forward() is not const in the API, but running it does not change the
+  // module: several threads run one cached model at once.
+  mutable torch::jit::Module module;
+  ModelInfo info;
+  torch::Device device = torch::kCPU;
+  // The graph was rewritten for channels-last inputs (cpu_graph.h).
+  bool channels_last = false;
+  std::string graph;  // how the graph was optimised for the device, for RunInfo
+  // Different for every load: the tile memo's key (a replaced file loads
+  // as a new model, whose tiles never match the old one's).
+  std::uint64_t id = 0;
+};
+
+// Layout of an N x 3 x H x W input for the model: channels-last for a
+// rewritten graph (free when the data is interleaved RGB already).
+torch::Tensor model_layout(const torch::Tensor &x, const LoadedModel &model);
+
+// loader.cc: the model for this path and device, loaded and checked once
+// and cached by path, device and file version.
+Status load_model(const std::string &path, torch::Device device,
+                  std::shared_ptr<const LoadedModel> *out);
+
+// device_policy.cc
+Status resolve_device(Device requested, torch::Device *device);
+void default_threads();  // LibTorch's and OpenBLAS's threads, once
+bool reference_blas_loaded();
+
+// planner.cc: the tile the engine chooses for a model on a device within a
+// memory budget (0: the automatic budget for the device).
+int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple);
+
+// plan() with what a run needs beyond it: the loaded model.
+struct Prepared {
+  torch::Device device = torch::kCPU;
+  std::shared_ptr<const LoadedModel> model;
+  int stages = 0;
+  int multiple = 1;
+  int tile = 0;
+};
+Status check_options(const Options &options, const Pixels &pixels);
+Status prepare(const Options &options, Prepared *out, std::vector<std::string> *warnings);
+
+// runner.cc: forgets the tiles kept between runs (clear_model_cache).
+void clear_tile_memo();
+
+// Runs body, turning what LibTorch or the standard library throws into a
+// failure for the user (plan() and run() share it).
+template <typename Body>
+Status guarded(Body &&body) {
+  try {
+    return body();
+  } catch (const c10::Error &e) {
+    return Status::failure(summarize(e.what_without_backtrace()));
+  } catch (const std::exception &e) {
+    return Status::failure(summarize(e.what()));
+  }
+}
+
+}  // namespace internal
+}  // namespace fdikp
+
+#endif  // FDIKP_ENGINE_INTERNAL_H
