@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/option_limits.h"
 #include "model_info.h"
-#include "option_limits.h"
 #include "pixels.h"
 
 namespace fdikp {

@@ -1,9 +1,9 @@
 /* The metadata a model file carries (the flat JSON object `fdikp.json` in
  * its TorchScript archive): every key, its type, its range and its default.
- * The one definition: the engine's reader (metadata.cc) checks and fills
- * ModelInfo by it, and the exporter (model/fdikp/contract.py, for
- * model/fdikp/export.py) parses this file to write and check what it
- * writes. Plain C macros, one key per line, so that Python reads it too.
+ * The one definition is engine/contract.json ("metadata"): the engine's
+ * reader (metadata.cc) checks and fills ModelInfo by the header generated
+ * from it, and the exporter (model/fdikp/contract.py, for
+ * model/fdikp/export.py) reads the same file.
  *
  * FDIKP_METADATA_KEY(key, type, minimum, maximum, default, longest)
  *   type     STRING (any text), NAME (ASCII letters, digits, - _ . +, not
@@ -21,31 +21,10 @@
 #ifndef FDIKP_METADATA_SCHEMA_H
 #define FDIKP_METADATA_SCHEMA_H
 
-#include "option_limits.h"
-
-#define FDIKP_METADATA_FORMAT "fdikp-deblur-model"
-#define FDIKP_METADATA_FORMAT_VERSION 1
-
-/* One key per line, as model/fdikp/contract.py reads them. */
-/* clang-format off */
-#define FDIKP_METADATA_KEYS(FDIKP_METADATA_KEY) \
-  FDIKP_METADATA_KEY(format, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(format_version, INT, 1, 1000000, 1, 0) \
-  FDIKP_METADATA_KEY(name, NAME, 0, 0, 0, 64) \
-  FDIKP_METADATA_KEY(title, LABEL, 0, 0, 0, 120) \
-  FDIKP_METADATA_KEY(speed_class, NAME, 0, 0, 0, 32) \
-  FDIKP_METADATA_KEY(architecture, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(configuration, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(network, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(version, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(training, STRING, 0, 0, 0, 0) \
-  FDIKP_METADATA_KEY(max_stages, INT, FDIKP_NETWORK_STAGES_MIN, FDIKP_STAGES_MAX, FDIKP_STAGES_MAX, 0) \
-  FDIKP_METADATA_KEY(default_stages, INT, FDIKP_NETWORK_STAGES_MIN, FDIKP_STAGES_MAX, FDIKP_TRAINED_STAGES, 0) \
-  FDIKP_METADATA_KEY(base_multiple, INT, 1, 1024, 1, 0) \
-  FDIKP_METADATA_KEY(recommended_tile_size, INT, 16, 16384, 320, 0) \
-  FDIKP_METADATA_KEY(memory_bytes_per_pixel, NUMBER, 0, 1000000000, 0, 0) \
-  FDIKP_METADATA_KEY(parameters, INT, 0, 2147483647, 0, 0)
-/* clang-format on */
+/* The keys themselves, their types, ranges and defaults, and the format's
+ * name and version: generated from engine/contract.json
+ * (engine/contract-gen.py metadata-keys). */
+#include "engine/metadata_keys.h"
 
 /* What each key means:
  *   format, format_version: FDIKP_METADATA_FORMAT and the version of this

@@ -9,8 +9,8 @@
 
 #include <string>
 
+#include "engine/option_limits.h"
 #include "metadata_schema.h"
-#include "option_limits.h"
 
 namespace fdikp {
 

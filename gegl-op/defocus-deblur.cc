@@ -20,37 +20,12 @@
 // clang-format off
 // (GEGL's property and op macros, laid out as GEGL lays them out)
 
-enum_start (fdikp_deblur_device)
-  enum_value (FDIKP_DEBLUR_DEVICE_AUTO, "auto", N_("Automatic (GPU if available)"))
-  enum_value (FDIKP_DEBLUR_DEVICE_CPU,  "cpu",  N_("CPU"))
-  enum_value (FDIKP_DEBLUR_DEVICE_CUDA, "cuda", N_("CUDA GPU"))
-enum_end (FdikpDeblurDevice)
-
-/* The description names the models installed when the op was registered;
- * the key lists them for hosts (defocus-deblur.h). */
-property_string (model, _("Model"), "")
-  description (model_description ())
-  ui_meta (FDIKP_DEBLUR_MODELS_KEY, model_listing ())
-
-property_int (stages, _("Stages"), FDIKP_STAGES_DEFAULT)
-  description (_("Coarse-to-fine passes of the network; 0 runs the number the model was trained with, which works best; fewer are faster"))
-  value_range (FDIKP_STAGES_MIN, FDIKP_STAGES_MAX)
-
-property_int (tile_size, _("Tile size"), FDIKP_TILE_SIZE_DEFAULT)
-  description (_("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory"))
-  value_range (FDIKP_TILE_SIZE_MIN, FDIKP_TILE_SIZE_MAX)
-  ui_range (0, 2048)
-  ui_meta ("unit", "pixel-distance")
-
-property_int (tile_overlap, _("Tile overlap"), FDIKP_TILE_OVERLAP_DEFAULT)
-  description (_("Pixels shared by neighbouring tiles, cross-faded so that no seam shows"))
-  value_range (FDIKP_TILE_OVERLAP_MIN, FDIKP_TILE_OVERLAP_MAX)
-  ui_range (0, 256)
-  ui_meta ("unit", "pixel-distance")
-
-property_enum (device, _("Device"), FdikpDeblurDevice, fdikp_deblur_device,
-               FDIKP_DEBLUR_DEVICE_AUTO)
-  description (_("Where the network runs: a CUDA GPU when available, otherwise the CPU"))
+/* One property per option of engine/contract.json, generated at build
+ * time (engine/contract-gen.py op-properties): names, labels,
+ * descriptions, ranges and defaults come from the contract alone. The
+ * model's description and the installed-models key (defocus-deblur.h)
+ * are model_description () and model_listing () below. */
+#include "defocus-deblur-properties.h"
 
 #else
 

@@ -4,6 +4,7 @@
 usage: fdikp-deblur-batch -o OUTDIR [--model NAME|FILE] [--stages N]
                           [--tile-size N] [--tile-overlap N]
                           [--device auto|cpu|cuda] FILE|GLOB...
+       (the options after -o are the filter's, from engine/contract.json)
        fdikp-deblur-batch --list-models
 
 One gimp-console runs the PDB procedure plug-in-fdikp-deblur on every file
@@ -32,14 +33,13 @@ OPERATION = "fdikp:defocus-deblur"
 # (gegl-op/defocus-deblur.h, FDIKP_DEBLUR_MODELS_KEY).
 MODELS_KEY = "fdikp-models"
 
-# The engine's ranges and defaults (engine/option_limits.h), substituted at
-# configure time: (minimum, maximum, default).
-STAGES = tuple(map(int, ("@FDIKP_STAGES_MIN@", "@FDIKP_STAGES_MAX@",
-                         "@FDIKP_STAGES_DEFAULT@")))
-TILE_SIZE = tuple(map(int, ("@FDIKP_TILE_SIZE_MIN@", "@FDIKP_TILE_SIZE_MAX@",
-                            "@FDIKP_TILE_SIZE_DEFAULT@")))
-TILE_OVERLAP = tuple(map(int, ("@FDIKP_TILE_OVERLAP_MIN@", "@FDIKP_TILE_OVERLAP_MAX@",
-                               "@FDIKP_TILE_OVERLAP_DEFAULT@")))
+# The contract file (engine/contract.json), substituted at configure time:
+# every option the filter takes becomes an option of this command, with its
+# range, choices and default, and an argument of the procedure (the same
+# names: the procedure's arguments are the operation's properties, which
+# are the contract's options).
+CONTRACT = json.loads(r"""@FDIKP_CONTRACT@""")
+OPTIONS = CONTRACT["options"]
 
 # Runs inside gimp-console (python-fu-eval): reads the job, writes one JSON
 # line per file to the results file as soon as that file is done.
@@ -184,6 +184,36 @@ def whole_number(limits):
     return parse
 
 
+def add_option(parser, option):
+    """--NAME for one option of the contract (NAME with dashes)."""
+    flag = "--" + option["name"].replace("_", "-")
+    if option["type"] == "int":
+        limits = (option["minimum"], option["maximum"], option["default"])
+        parser.add_argument(flag, type=whole_number(limits), default=option["default"],
+                            metavar="N", help=_(option["description"]))
+    elif option["type"] == "enum":
+        parser.add_argument(flag, choices=[v["nick"] for v in option["values"]],
+                            default=option["default"], help=_(option["description"]))
+    elif option.get("installed_models"):
+        parser.add_argument(flag, default=option["default"], metavar="NAME|FILE",
+                            help=_("an installed model's name (see --list-models) or a "
+                                   "TorchScript model file; empty uses the default model"))
+    else:
+        parser.add_argument(flag, default=option["default"], help=_(option["description"]))
+
+
+def procedure_arguments(args):
+    """The procedure's arguments (the operation's property names, with
+    dashes) from the parsed options."""
+    arguments = {}
+    for option in OPTIONS:
+        value = getattr(args, option["name"])
+        if option.get("installed_models"):
+            value = model_argument(value)
+        arguments[option["name"].replace("_", "-")] = value
+    return arguments
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="fdikp-deblur-batch",
@@ -193,16 +223,10 @@ def parse_args(argv):
                         help=_("photos to deblur (file names or glob patterns)"))
     parser.add_argument("-o", "--output-dir", metavar="OUTDIR",
                         help=_("folder for the results (created if needed)"))
-    parser.add_argument("--model", default="", metavar="NAME|FILE",
-                        help=_("an installed model's name (see --list-models) or a TorchScript "
-                               "model file; empty uses the default model"))
     parser.add_argument("--list-models", action="store_true",
                         help=_("list the installed models and exit"))
-    parser.add_argument("--stages", type=whole_number(STAGES), default=STAGES[2])
-    parser.add_argument("--tile-size", type=whole_number(TILE_SIZE), default=TILE_SIZE[2])
-    parser.add_argument("--tile-overlap", type=whole_number(TILE_OVERLAP),
-                        default=TILE_OVERLAP[2])
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    for option in OPTIONS:
+        add_option(parser, option)
     args = parser.parse_args(argv)
     if not args.list_models:
         if not args.files:
@@ -246,9 +270,7 @@ def main(argv):
                 "procedure": PROCEDURE,
                 "files": jobs,
                 "results": results_path,
-                "arguments": {"model": model_argument(args.model),
-                              "stages": args.stages, "tile-size": args.tile_size,
-                              "tile-overlap": args.tile_overlap, "device": args.device},
+                "arguments": procedure_arguments(args),
             }, f)
         done = {}
         if jobs:

@@ -1,41 +1,61 @@
-"""The engine's contract, read from its one definition in the engine's
-headers rather than copied: the option limits (engine/option_limits.h) and
-the model metadata schema (engine/metadata_schema.h), which the exporter
-writes by and checks against.
+"""The engine's contract, read from its one definition, the contract file
+`contract.json` beside this module (in the repository a link to
+engine/contract.json, which meson also generates the engine's, the op's and
+the batch command's code from): the options and their limits, and the model
+metadata schema, which the exporter writes by and checks against.
 
-    from fdikp.contract import LIMITS, METADATA_KEYS, check_metadata
+    from fdikp.contract import LIMITS, OPTIONS, METADATA_KEYS, check_metadata
+
+LIMITS has the names of the C macros generated from the same file
+(engine/contract-gen.py option-limits): FDIKP_STAGES_MAX, FDIKP_TRAINED_STAGES...
 """
 
+import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, Mapping, Union
+from typing import Dict, List, Mapping, Union
 
-ENGINE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "engine")
+CONTRACT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.json")
 
+with open(CONTRACT_FILE, encoding="utf-8") as _f:
+    CONTRACT = json.load(_f)
 
-def _read(name: str) -> str:
-    with open(os.path.join(ENGINE_DIR, name), encoding="utf-8") as f:
-        return f.read()
+OPTIONS: List[Dict] = CONTRACT["options"]
 
-
-def _defines(text: str) -> Dict[str, Union[int, str]]:
-    """#define NAME value lines whose value is a number or a string."""
-    found: Dict[str, Union[int, str]] = {}
-    for name, value in re.findall(r"^#define (\w+) +(-?\d+|\"[^\"]*\")\s*$", text, re.M):
-        found[name] = value[1:-1] if value.startswith('"') else int(value)
-    return found
+_FIELDS = {"automatic": "AUTOMATIC", "minimum": "MIN", "maximum": "MAX", "default": "DEFAULT"}
 
 
-# FDIKP_STAGES_MAX -> 5, ... (engine/option_limits.h)
-LIMITS: Dict[str, int] = {k: v for k, v in _defines(_read("option_limits.h")).items()
-                          if isinstance(v, int)}
+def limits_of(contract: Dict) -> Dict[str, int]:
+    """The C macros' names and values (engine/contract-gen.py)."""
+    limits: Dict[str, int] = {}
+    for option in contract["options"]:
+        if option["type"] == "int":
+            for field, word in _FIELDS.items():
+                if field in option:
+                    limits["FDIKP_%s_%s" % (option["name"].upper(), word)] = option[field]
+    for name, limit in contract["limits"].items():
+        limits["FDIKP_" + name.upper()] = limit["value"]
+    return limits
+
+
+# FDIKP_STAGES_MAX -> 5, ...
+LIMITS: Dict[str, int] = limits_of(CONTRACT)
+
+
+def _resolve(value: Union[int, float, str]) -> float:
+    """A number, or a reference "limits.NAME" / "options.NAME.FIELD"."""
+    if isinstance(value, (int, float)):
+        return value
+    parts = value.split(".")
+    if parts[0] == "limits":
+        return CONTRACT["limits"][parts[1]]["value"]
+    return next(o for o in OPTIONS if o["name"] == parts[1])[parts[2]]
 
 
 @dataclass(frozen=True)
 class MetadataKey:
-    """One line of FDIKP_METADATA_KEYS (engine/metadata_schema.h)."""
+    """One key of the contract's metadata schema."""
     name: str
     type: str            # STRING, NAME, LABEL, INT or NUMBER
     minimum: float
@@ -44,25 +64,14 @@ class MetadataKey:
     longest: int
 
 
-def _value(token: str) -> float:
-    token = token.strip()
-    return LIMITS[token] if token in LIMITS else float(token)
-
-
-def _schema():
-    text = _read("metadata_schema.h")
-    defines = _defines(text)
-    keys = {}
-    for fields in re.findall(r"^\s*FDIKP_METADATA_KEY\(([^)]*)\) *\\?$", text, re.M):
-        name, kind, minimum, maximum, default, longest = (f.strip() for f in fields.split(","))
-        keys[name] = MetadataKey(name, kind, _value(minimum), _value(maximum),
-                                 _value(default), int(longest))
-    if not keys:
-        raise RuntimeError("no FDIKP_METADATA_KEY lines in engine/metadata_schema.h")
-    return defines["FDIKP_METADATA_FORMAT"], defines["FDIKP_METADATA_FORMAT_VERSION"], keys
-
-
-METADATA_FORMAT, METADATA_FORMAT_VERSION, METADATA_KEYS = _schema()
+METADATA_FORMAT: str = CONTRACT["metadata"]["format"]
+METADATA_FORMAT_VERSION: int = CONTRACT["metadata"]["format_version"]
+METADATA_KEYS: Dict[str, MetadataKey] = {
+    key["name"]: MetadataKey(key["name"], key["type"],
+                             *(float(_resolve(key.get(f, 0)))
+                               for f in ("minimum", "maximum", "default")),
+                             int(key.get("longest", 0)))
+    for key in CONTRACT["metadata"]["keys"]}
 _NAME = re.compile(r"[A-Za-z0-9_.+-]*")
 
 
@@ -72,7 +81,7 @@ def check_metadata(info: Mapping[str, object]) -> None:
     for name, value in info.items():
         key = METADATA_KEYS.get(name)
         if key is None:
-            raise ValueError(f"metadata key {name!r} is not in engine/metadata_schema.h")
+            raise ValueError(f"metadata key {name!r} is not in the contract's schema")
         if key.type in ("INT", "NUMBER"):
             whole = key.type == "INT"
             if (isinstance(value, bool) or not isinstance(value, (int, float))

@@ -3,8 +3,8 @@ results in the output folder in the input's format, a corrupt file named and
 skipped, and a non-zero exit when anything failed."""
 
 import importlib.machinery
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,16 +22,16 @@ FIXTURES = os.environ["FDIKP_FIXTURES"]
 PHOTOS = os.path.join(os.environ.get("FDIKP_DATA", ""), "real-noref")
 
 
-def option_limits():
-    """The engine's option limits, read from their one definition."""
-    limits = {}
-    header = os.path.join(os.environ["FDIKP_SOURCE_ROOT"], "engine", "option_limits.h")
-    with open(header) as f:
-        for line in f:
-            match = re.match(r"#define FDIKP_(\w+)_(MIN|MAX|DEFAULT) (-?\d+)", line)
-            if match:
-                limits.setdefault(match[1], {})[match[2]] = int(match[3])
-    return limits
+def contract_options(kind):
+    """The contract's options of one type (engine/contract.json): every one
+    is an option of the batch command."""
+    path = os.path.join(os.environ["FDIKP_SOURCE_ROOT"], "engine", "contract.json")
+    with open(path) as f:
+        return [o for o in json.load(f)["options"] if o["type"] == kind]
+
+
+def flag(option):
+    return "--" + option["name"].replace("_", "-")
 
 
 class Arguments(unittest.TestCase):
@@ -45,26 +45,33 @@ class Arguments(unittest.TestCase):
                                   env=dict(os.environ, GIMP_CONSOLE="/bin/false"))
 
     def test_values_outside_the_engines_ranges_are_refused(self):
-        limits = option_limits()
-        for option in ("STAGES", "TILE_SIZE", "TILE_OVERLAP"):
-            flag = "--" + option.lower().replace("_", "-")
-            low, high = limits[option]["MIN"], limits[option]["MAX"]
+        for option in contract_options("int"):
+            low, high = option["minimum"], option["maximum"]
             for value in (low - 1, high + 1):
-                with self.subTest(flag=flag, value=value):
-                    done = self.run_batch(flag, str(value))
+                with self.subTest(flag=flag(option), value=value):
+                    done = self.run_batch(flag(option), str(value))
                     self.assertEqual(done.returncode, 2, done.stderr)
                     self.assertIn(f"from {low} to {high}", done.stderr)
 
     def test_the_ends_of_the_ranges_are_accepted(self):
-        limits = option_limits()
-        for option in ("STAGES", "TILE_SIZE", "TILE_OVERLAP"):
-            flag = "--" + option.lower().replace("_", "-")
-            for value in (limits[option]["MIN"], limits[option]["MAX"]):
-                with self.subTest(flag=flag, value=value):
+        for option in contract_options("int"):
+            for value in (option["minimum"], option["maximum"]):
+                with self.subTest(flag=flag(option), value=value):
                     # The one file does not exist: exit 1 after argument parsing.
-                    done = self.run_batch(flag, str(value))
+                    done = self.run_batch(flag(option), str(value))
                     self.assertEqual(done.returncode, 1, done.stderr)
                     self.assertIn("no such file", done.stdout)
+
+    def test_every_choice_is_accepted_and_no_other(self):
+        options = contract_options("enum")
+        self.assertTrue(options)
+        for option in options:
+            for value in option["values"]:
+                with self.subTest(flag=flag(option), value=value["nick"]):
+                    done = self.run_batch(flag(option), value["nick"])
+                    self.assertEqual(done.returncode, 1, done.stderr)
+            done = self.run_batch(flag(option), "no-such-choice")
+            self.assertEqual(done.returncode, 2, done.stderr)
 
 
 class Models(unittest.TestCase):
