@@ -23,7 +23,7 @@ namespace fdikp {
 namespace internal {
 
 // The smallest automatic tile side (before rounding to the size multiple).
-constexpr int kMinTile = 64;
+constexpr int kMinTile = FDIKP_TILE_SIZE_AUTOMATIC_MIN;
 
 // LibTorch messages carry C++ and TorchScript tracebacks; the user needs the
 // line that says what went wrong.

@@ -30,7 +30,7 @@ mkdir -p "$runs" runs
 # data/fdikp-default.pt): the start of every fine-tuning recipe.
 shipped=runs/fdikp-s-psnr-step6011.pt
 [ -s "$shipped" ] || git show 7329b4f:model/checkpoints/fdikp-s-psnr/last.pt > "$shipped"
-common=(--phase2-steps 0 --milestones "" --stages 3 --amp bf16
+common=(--phase2-steps 0 --milestones "" --amp bf16
         --val-count 32 --val-crop 256 --real-count 8 --real-crop 512
         --real-pairs dpdd1024-dev --compact-state yes)
 case $recipe_name in

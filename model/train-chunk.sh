@@ -29,7 +29,7 @@ fi
 # The recipe (used when the run starts; a resumed run keeps its own, except
 # the chunk options, train.CHUNK_OPTIONS, which are given again each time).
 recipe=(--steps 1000000 --phase2-steps 0 --milestones ""
-        --batch 8 --crop 128 --stages 3 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
+        --batch 8 --crop 128 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
         --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
 case $config in
   # The first run: the pooled loss (MSE + 0.2 FFT-L1 over the batch).

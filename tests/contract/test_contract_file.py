@@ -146,6 +146,24 @@ class ContractFile(unittest.TestCase):
         for name, value in contract.LIMITS.items():
             self.assertIn("#define %s %d\n" % (name, value), header)
 
+    def test_the_lint_finds_a_literal_limit(self):
+        lint = os.path.join(SOURCE, "tests", "lint", "contract-literals.py")
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "engine"))
+            with open(os.path.join(tmp, "engine", "contract.json"), "w") as f:
+                json.dump(self.contract, f)
+            with open(os.path.join(tmp, "tool.py"), "w") as f:
+                f.write("# --stages 3 in a comment is fine\n"
+                        "def run(stages=3, tile='8192'):\n    return stages\n")
+            with open(os.path.join(tmp, "ok.sh"), "w") as f:
+                f.write("#!/bin/sh\nrun --tile-size 8192  # contract-literal: ok (a user's)\n")
+            for command in (["init", "-q"], ["add", "."]):
+                subprocess.run(["git", "-C", tmp, *command], check=True)
+            done = subprocess.run([sys.executable, lint, tmp], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 1, done.stdout)
+        self.assertIn("tool.py:2:", done.stdout)
+        self.assertIn("1 finding(s)", done.stdout)
+
     def test_the_translators_strings_match_the_file(self):
         with open(os.path.join(SOURCE, "po", "contract-strings.c"), encoding="utf-8") as f:
             self.assertEqual(f.read(), generate(self.contract, "strings"),
