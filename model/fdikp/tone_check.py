@@ -52,6 +52,9 @@ def tone_variants(blurry: Tensor, restored: Tensor,
 
 
 LEVELS = ("shift_levels", "input_offset_levels")
+# --model oracle: perfect deblurring (the reference itself) with the input's
+# tone kept: the most a tone-keeping model can score on the pairs.
+ORACLE = "oracle"
 
 
 def _mean_levels(rows: List[Dict], key: str) -> List[float]:
@@ -64,14 +67,24 @@ def check_pairs(model, pairs_dir: str, sigmas: Sequence[float],
     for name in list_pairs(pairs_dir)[:limit]:
         blurry = load_image(os.path.join(pairs_dir, "blur", name))[None]
         sharp = load_image(os.path.join(pairs_dir, "sharp", name))
-        restored = model(blurry)
+        oracle = model == ORACLE
+        restored = sharp[None] if oracle else model(blurry)
         shift = ((restored - blurry).mean((0, 2, 3)) * 255.0).tolist()
         offset = ((blurry[0] - sharp).mean((1, 2)) * 255.0).tolist()
         row = {"name": name, "shift_levels": shift,
                "input_offset_levels": offset,
                "input": score(blurry[0], sharp)}
         for key, image in tone_variants(blurry, restored, sigmas).items():
+            if oracle and key == "raw":
+                continue  # the reference itself: infinite PSNR
             row[key] = score(image.clamp(0.0, 1.0)[0], sharp)
+        if oracle:
+            # The input with the reference's tone: what the tone alone
+            # costs the input.
+            for sigma in sigmas:
+                fixed = blurry - exact_gaussian(blurry - sharp[None], sigma)
+                row["input, reference tone, sigma %g" % sigma] = score(
+                    fixed.clamp(0.0, 1.0)[0], sharp)
         rows.append(row)
         if log:
             log("%-24s shift %s  input %.3f  %s" % (
@@ -94,7 +107,11 @@ def main(argv=None) -> int:
         description="A model's change of tone on pairs, and its scores "
                     "with the input's tone kept.")
     parser.add_argument("--model", required=True,
-                        help="TorchScript model file (or 'identity')")
+                        help="TorchScript model file, 'identity', or 'oracle' "
+                             "(the reference itself: the scores a model that "
+                             "removed the blur perfectly would get with the "
+                             "input's tone kept, and the input's with the "
+                             "reference's tone)")
     parser.add_argument("--pairs", required=True, metavar="DIR",
                         help="folder with blur/ and sharp/")
     parser.add_argument("--engine", metavar="EXE",
@@ -118,7 +135,7 @@ def main(argv=None) -> int:
         print("tone_check: no pairs at %s (the data are not here)"
               % args.pairs, file=sys.stderr)
         return 2
-    model = load_model_or_report(args)
+    model = ORACLE if args.model == ORACLE else load_model_or_report(args)
     if model is None:
         return 1
     result = check_pairs(model, args.pairs, sigmas, args.limit,

@@ -99,6 +99,30 @@ class ToneCheckTest(unittest.TestCase):
             self.assertIn("cannot load model " + broken, errors.getvalue())
 
 
+class OracleTest(unittest.TestCase):
+    def test_the_oracle_keeps_the_inputs_tone_and_nothing_else(self):
+        """--model oracle scores the reference with the input's tone: a
+        pair that differs only in exposure scores as the input does (all of
+        its error is tone), and the input with the reference's tone is the
+        reference."""
+        with tempfile.TemporaryDirectory() as folder:
+            for sub in ("blur", "sharp"):
+                os.makedirs(os.path.join(folder, sub))
+            sharp = photo(5)[0]
+            save_png(sharp, os.path.join(folder, "sharp", "a.png"))
+            save_png((sharp - 0.04).clamp(0, 1), os.path.join(folder, "blur", "a.png"))
+            out = os.path.join(folder, "oracle.json")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(tone_check.main(
+                    ["--model", "oracle", "--pairs", folder, "--sigmas", "16",
+                     "--json", out]), 0)
+            with open(out) as f:
+                mean = json.load(f)["mean"]
+        self.assertNotIn("raw", mean)
+        self.assertAlmostEqual(mean["sigma 16"]["psnr"], mean["input"]["psnr"], delta=0.3)
+        self.assertGreater(mean["input, reference tone, sigma 16"]["psnr"], 45.0)
+
+
 class Darken(torch.nn.Module):
     def forward(self, image: torch.Tensor, stages: int) -> torch.Tensor:
         return image - 4.0 / 255.0
