@@ -329,6 +329,13 @@ class DefocusSynth:
         """batch()'s (blurry, sharp) and each pair's largest
         circle-of-confusion radius in pixels (B, on the CPU): the pixels
         farthest from the focus plane get it."""
+        return self.batch_with_coc(index, batch_size, crop)[:3]
+
+    def batch_with_coc(self, index: int, batch_size: int, crop: int
+                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """batch_with_radii's (blurry, sharp, largest radius) and every
+        pixel's circle-of-confusion radius in pixels (B x 1 x crop x crop,
+        coc_map): the ground truth of a defocus map."""
         generator = self._generator(index)
         side = crop + 2 * self.config.margin()
         images, extras, depths, real = [], [], [], []
@@ -366,9 +373,10 @@ class DefocusSynth:
             is_real.to(dev), {k: v.to(dev) for k, v in params.items()},
             self.config)
         m = self.config.margin()
+        coc = coc_map(q, params, self.config)
         return (blurry[..., m:m + crop, m:m + crop].contiguous(),
                 target[..., m:m + crop, m:m + crop].contiguous(),
-                params["r_max"])
+                params["r_max"], coc[..., m:m + crop, m:m + crop].contiguous())
 
 
 def draw_parameters(c: SynthConfig, batch: int, side: int,
@@ -466,6 +474,33 @@ def dihedral_transform(image: Tensor, choice: int) -> Tensor:
     return image
 
 
+def focus_and_strength(q: Tensor, p: Dict[str, Tensor]
+                       ) -> Tuple[Tensor, Tensor]:
+    """Each sample's focus (an inverse depth) and the blur radius per unit
+    of inverse depth from it, so that the pixels farthest from the focus
+    get r_max: a pixel at inverse depth q is blurred with a disc of radius
+    strength * |q - focus| (render_defocus; coc_map)."""
+    flat = q.flatten(1)
+    focus = flat.gather(1, p["focus_pixel"][:, None])[:, 0]
+    outside = torch.where(p["outside_near"] > 0,
+                          flat.amax(1) + p["outside_by"],
+                          flat.amin(1) - p["outside_by"])
+    focus = torch.where(p["all_blurred"] > 0, outside, focus)
+    reach = (flat - focus[:, None]).abs().amax(1).clamp_min(1e-3)
+    return focus, p["r_max"] / reach
+
+
+def coc_map(q: Tensor, p: Dict[str, Tensor], config: SynthConfig) -> Tensor:
+    """The true circle-of-confusion radius of every pixel, in pixels
+    (B x 1 x H x W): what the defocus map estimates. The pixel's own depth
+    decides it; render_defocus blurs with its depth layer's radius, within
+    half a layer of this."""
+    focus, strength = focus_and_strength(q, p)
+    view = (-1, 1, 1, 1)
+    return (strength.view(view) * (q - focus.view(view)).abs()).clamp(
+        max=config.max_radius)
+
+
 def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
                is_real: Tensor, p: Dict[str, Tensor], config: SynthConfig
                ) -> Tuple[Tensor, Tensor]:
@@ -488,15 +523,7 @@ def synthesise(sharp: Tensor, extra: Tensor, q: Tensor, masks: Tensor,
         sharp) * per_sample("highlights")
     linear = srgb_to_linear(sharp) * gains * boost
 
-    flat = q.flatten(1)
-    focus = flat.gather(1, p["focus_pixel"][:, None])[:, 0]
-    outside = torch.where(p["outside_near"] > 0,
-                          flat.amax(1) + p["outside_by"],
-                          flat.amin(1) - p["outside_by"])
-    focus = torch.where(p["all_blurred"] > 0, outside, focus)
-    reach = (flat - focus[:, None]).abs().amax(1).clamp_min(1e-3)
-    strength = p["r_max"] / reach
-
+    focus, strength = focus_and_strength(q, p)
     bank = None
     if "bank_kernel" in p:
         bank = {"use": p["bank_use"], "kernel": p["bank_kernel"],
