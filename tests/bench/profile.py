@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Where the default model's CPU time goes, and what tiling costs it.
+
+    python3 tests/bench/profile.py [--model data/fdikp-default.pt]
+        [--engine-run build/engine/tools/fdikp-engine-run] [--threads 2]
+        [--seams] [--groups] [--faults] [--photos N] [--tile 320]
+        [--overlaps 0,16,32,64,96,128] [--json OUT]
+
+--seams   For N dev photos (1024 x 1024 DPDD blurry shots), the engine's
+          output in tiles of --tile with each overlap against its untiled
+          output: the largest difference, its 99.9th percentile and mean,
+          in 8-bit levels, and the tiling overhead (pixels computed over
+          pixels in the image: tiles x tile^2 / width x height). The
+          overlap a model needs is the smallest whose 99.9th percentile
+          is at most 1 level.
+--groups  One --tile tile through the TorchScript file in Python under
+          torch.profiler: self CPU time by operator group (convolutions,
+          FFTs, PAC's gather, attention, layout conversions, the rest).
+          The engine runs a rewritten graph (fused channels-last
+          convolutions), so its split differs; this shows the model's.
+--faults  The engine on one photo, twice in one process: seconds, s/MP,
+          minor page faults (getrusage of the child) and peak memory.
+
+Every figure comes from this run; on a shared machine compare the rows of
+one run, not figures across runs.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PAIRS = os.path.join(os.environ.get("FDIKP_DATA", os.path.join(REPO, "..", "shared", "data")),
+                     "dpdd1024-dev")
+
+GROUPS = (  # (group, substrings of the operator's name), first match wins
+    ("convolution", ("conv", "mkldnn_convolution")),
+    ("fft", ("fft",)),
+    ("pac gather", ("grid_sampler", "gather", "index", "unfold", "im2col")),
+    ("attention", ("attention", "softmax", "bmm", "matmul", "baddbmm", "addmm", "mm")),
+    ("layout", ("copy_", "contiguous", "permute", "transpose", "clone", "to_dense",
+                "reshape", "view", "cat", "stack", "pad", "_to_copy")),
+)
+
+
+def photos(count):
+    names = sorted(os.listdir(os.path.join(PAIRS, "blur")))[:count]
+    out = []
+    for name in names:
+        with Image.open(os.path.join(PAIRS, "blur", name)) as im:
+            out.append((name, np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0))
+    return out
+
+
+def engine(args, image, tile, overlap, repeat=1):
+    """(output H x W x 3, the run lines' fields, minor faults, peak MiB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
+        np.save(src, image)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
+        done = subprocess.run([args.engine_run, "--model", args.model, "--threads",
+                               str(args.threads), "--tile-size", str(tile), "--tile-overlap",
+                               str(overlap), "--repeat", str(repeat), src, dst],
+                              capture_output=True, text=True)
+        faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        runs = [dict(kv.split("=", 1) for kv in line.split())
+                for line in done.stdout.splitlines() if line.startswith("device=")]
+        peak = float(done.stdout.strip().splitlines()[-1].split("=")[1])
+        return np.load(dst)[..., :3], runs, faults, peak
+
+
+def seams(args):
+    rows = []
+    for name, image in photos(args.photos):
+        height, width = image.shape[:2]
+        whole, _, _, _ = engine(args, image, max(height, width), 0)
+        for overlap in args.overlaps:
+            tiled, runs, _, _ = engine(args, image, args.tile, overlap)
+            diff = np.abs(tiled - whole) * 255.0
+            tiles = int(runs[-1]["tiles"])
+            row = {"photo": name, "tile": args.tile, "overlap": overlap, "tiles": tiles,
+                   "overhead": tiles * args.tile ** 2 / (width * height),
+                   "max_levels": float(diff.max()),
+                   "p999_levels": float(np.percentile(diff, 99.9)),
+                   "mean_levels": float(diff.mean()),
+                   "seconds": float(runs[-1]["seconds"])}
+            rows.append(row)
+            print("%-14s tile %d overlap %3d: %2d tiles, overhead %.2fx, |tiled - whole| "
+                  "max %.1f, p99.9 %.2f, mean %.3f levels, %.1f s"
+                  % (name, args.tile, overlap, tiles, row["overhead"], row["max_levels"],
+                     row["p999_levels"], row["mean_levels"], row["seconds"]), flush=True)
+    return rows
+
+
+def groups(args):
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    torch.set_num_threads(args.threads)
+    sys.path.insert(0, os.path.join(REPO, "model"))
+    from fdikp.evaluate import file_default_stages
+    stages = file_default_stages(args.model)
+    model = torch.jit.load(args.model, map_location="cpu").eval()
+    image = photos(1)[0][1][:args.tile, :args.tile]
+    x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    with torch.no_grad():
+        model(x, stages)  # warm-up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model(x, stages)
+    totals = defaultdict(float)
+    for event in prof.key_averages():
+        name = event.key.lower()
+        group = next((g for g, keys in GROUPS if any(k in name for k in keys)), "other")
+        totals[group] += event.self_cpu_time_total / 1e6
+    total = sum(totals.values())
+    for group, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print("%-12s %7.3f s  %5.1f %%" % (group, seconds, 100 * seconds / total))
+    return {"tile": args.tile, "seconds": dict(totals), "total_s": total}
+
+
+def faults(args):
+    name, image = photos(1)[0]
+    _, runs, count, peak = engine(args, image, 0, 64, repeat=2)
+    megapixels = image.shape[0] * image.shape[1] / 1e6
+    result = {"photo": name, "runs_s": [float(r["seconds"]) for r in runs],
+              "s_per_mp": [float(r["seconds"]) / megapixels for r in runs],
+              "minor_faults": count, "peak_rss_mib": peak, "tile": int(runs[-1]["tile_size"])}
+    print("engine, automatic tile %d: %s s (%s s/MP), %d minor page faults, peak %.0f MiB"
+          % (result["tile"], " / ".join("%.2f" % s for s in result["runs_s"]),
+             " / ".join("%.1f" % s for s in result["s_per_mp"]), count, peak))
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=os.path.join(REPO, "data", "fdikp-default.pt"))
+    parser.add_argument("--engine-run", default=os.path.join(
+        REPO, "build", "engine", "tools", "fdikp-engine-run"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seams", action="store_true")
+    parser.add_argument("--groups", action="store_true")
+    parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--photos", type=int, default=2)
+    parser.add_argument("--tile", type=int, default=320)
+    parser.add_argument("--overlaps", default="0,16,32,64,96,128")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    args.overlaps = [int(v) for v in args.overlaps.split(",")]
+    if not (args.seams or args.groups or args.faults):
+        args.seams = args.groups = args.faults = True
+    if not os.path.isdir(PAIRS):
+        print("profile: no dev pairs at %s (set FDIKP_DATA)" % PAIRS, file=sys.stderr)
+        return 77
+    result = {"model": args.model, "threads": args.threads}
+    if args.groups:
+        result["groups"] = groups(args)
+    if args.faults:
+        result["faults"] = faults(args)
+    if args.seams:
+        result["seams"] = seams(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
