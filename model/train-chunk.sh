@@ -36,14 +36,14 @@ case $config in
   fdikp-s) recipe+=(--network fdikp-s --loss mse) ;;
   # Per-image dB gain over the input, from fdikp-s's weights at step 2023
   # on new batches (seed 1; the pooled loss had taught it to sharpen heavy blur at the cost of
-  # nearly sharp images: model/README.md, "Where the fdikp-s curve stands").
+  # nearly sharp images: docs/training/history.md, "Where the fdikp-s curve stands").
   # (fdikp-s's state is no longer in the tree, to leave room in what travels
   # to the GPU machine; to start this run afresh, first
   # git show dd0fe68:model/checkpoints/fdikp-s/last.pt > checkpoints/fdikp-s/last.pt)
   # Its rate went down to 1e-4 at step 1631 (chunk 2); the recipe's --lr is
   # a chunk option, given at every resume, so it is kept here. From step
   # 4721 on: crops of 256 as on the GPU (4 x 256^2, the pixels of 8 x 128^2)
-  # and the input's tone kept (--tone-sigma 32; model/README.md, "Keeping
+  # and the input's tone kept (--tone-sigma 32; docs/training/training-details.md, "Keeping
   # the input's tone"), also chunk options; from step 5660 on, rate 5e-5
   # (the EMA had stalled at 1e-4).
   fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1

@@ -56,7 +56,7 @@ gpu_options() {
   # 0.25-0.28 of 0.39-0.42 s for fdikp-s-psnr, 0.74 of 0.95 s for fdikp at
   # --reuse 1), so each generated pair now serves about 4 steps. Both keep
   # the input's tone through the Gaussian the shipped model uses
-  # (--tone-sigma 32; model/README.md, "Keeping the input's tone").
+  # (--tone-sigma 32; docs/training/training-details.md, "Keeping the input's tone").
   # fdikp-s-psnr keeps the rate of the first window, 1e-4, on batches four
   # times the CPU's (the CPU chunks went down to 5e-5 at step 5660).
   case "$1" in

@@ -6,7 +6,7 @@ and from the structure of the authors' defocus configuration
 (Defocus/Options/DeepRFTv2-150k-8gpu.yml of INVOKERer/DeepRFTv2, commit
 512587b); no code is taken from it. Every block's docstring names the part
 of the paper it implements; every choice the paper leaves open is a comment
-marked "Choice:" (model/README.md, "DeepRFTv2 (second architecture)",
+marked "Choice:" (docs/model/architecture.md, "DeepRFTv2 (second architecture)",
 lists them all).
 
 Shape of the network (the defocus configuration):

@@ -80,7 +80,7 @@ class NetworkConfig(SizesConfig):
 # The named configurations. "fdikp" is the paper's size (5.67 M
 # parameters); "fdikp-s" keeps every part (DIKP, PAC, DSRM with DDM and
 # APU, the scale recurrence, run-time stages) at a fraction of the cost,
-# chosen by measurement (model/README.md, "Two sizes").
+# chosen by measurement (docs/model/architecture.md, "Two sizes").
 CONFIGS: Dict[str, NetworkConfig] = {
     "fdikp": NetworkConfig(),
     "fdikp-s": NetworkConfig(name="fdikp-s", width=32, bottleneck=64,
@@ -194,7 +194,7 @@ def keep_tone(restored: Tensor, image: Tensor, sigma: float) -> Tensor:
     sharpening should too; a network trained on synthetic pairs whose
     blurred side came out brighter (blur in linear light, clipped
     highlights) learns to darken, which real photos do not want
-    (model/README.md, "Keeping the input's tone")."""
+    (docs/training/training-details.md, "Keeping the input's tone")."""
     return restored + gaussian_blur(image - restored, sigma)
 
 

@@ -27,7 +27,7 @@ torch.set_num_threads(2)
 MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 3
 PROBE = "32"  # side of the memory probe image: small, to keep tests fast
-# Counted from the modules (model/README.md, "DeepRFTv2"); a change here is
+# Counted from the modules (docs/model/architecture.md, "DeepRFTv2"); a change here is
 # a change of the architecture.
 PARAMETERS = {"deeprftv2": 21180600, "deeprftv2-s": 869624}
 
