@@ -1,5 +1,7 @@
-/* fdikp:defocus-deblur: sharpens photos whose subject missed focus with the
- * FDIKP network, through the LibTorch engine.
+/* fdikp:defocus-deblur, which sharpens photos whose subject missed focus
+ * with the FDIKP network through the LibTorch engine: its properties, its
+ * registration and its processing (the installed models its "model"
+ * property lists are defocus-deblur-models.cc).
  *
  * This program is free software: you can redistribute it and/or modify it
  * under the terms of the GNU General Public License as published by the Free
@@ -40,10 +42,10 @@ static const gchar *model_listing (void);
 
 #include "gegl-op.h"
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "defocus-deblur-models.h"
 #include "engine/catalog.h"
 #include "engine/engine.h"
 #include "engine/streaming.h"
@@ -63,144 +65,18 @@ set_error (GeglOperation *operation, const gchar *message)
                           message ? g_strdup (message) : NULL, g_free);
 }
 
-/* Where models are installed: $FDIKP_MODEL_PATH (folders separated as in
- * PATH) when set, otherwise the user's own folder, then the system's. */
-static std::vector<std::string>
-model_folders (void)
-{
-  const gchar             *env = g_getenv ("FDIKP_MODEL_PATH");
-  std::vector<std::string> folders;
-
-  if (env)
-    {
-      gchar **parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
-
-      for (gchar **part = parts; *part; part++)
-        if (**part)
-          folders.push_back (*part);
-      g_strfreev (parts);
-      return folders;
-    }
-  gchar *user = g_build_filename (g_get_user_data_dir (), GETTEXT_PACKAGE, "models", NULL);
-
-  folders.push_back (user);
-  folders.push_back (FDIKP_MODEL_DIR);
-  g_free (user);
-  return folders;
-}
-
-/* The model file that `given` names (an installed model's name or title, or
- * a path: engine/catalog.h); empty names the default model,
- * $FDIKP_DEFAULT_MODEL (a name or a path) when set, otherwise the one
- * installed with the filter. The folders are listed only for a name. */
-static std::string
-model_wanted (const gchar *given)
-{
-  const gchar *env = g_getenv ("FDIKP_DEFAULT_MODEL");
-
-  if (given && *given)
-    return given;
-  return (env && *env) ? env : FDIKP_DEFAULT_MODEL;
-}
-
-static bool
-model_file (const gchar *given, std::string *path, std::string *error)
-{
-  const std::string wanted = model_wanted (given);
-
-  if (wanted.find ('/') != std::string::npos)
-    {
-      *path = wanted;
-      return true;
-    }
-  return fdikp::resolve_model (wanted, fdikp::list_models_cached (model_folders ()), path, error);
-}
-
-static bool
-same_file (const std::string &a, const std::string &b)
-{
-  std::error_code ec;
-
-  return std::filesystem::equivalent (a, b, ec) && ! ec;
-}
-
-/* "FDIKP-S (fast)": the title and the speed class, translated. */
-static std::string
-model_label (const fdikp::InstalledModel &model)
-{
-  std::string label = model.info.title.empty () ? model.name : model.info.title;
-
-  if (model.info.speed_class == "fast")
-    label += std::string (" (") + _ ("fast") + ")";
-  else if (model.info.speed_class == "quality")
-    label += std::string (" (") + _ ("best quality") + ")";
-  return label;
-}
-
-/* The models installed when the op is registered: the listing key's text
- * (defocus-deblur.h) and the "model" property's description, which names
- * them. */
-struct Installed
-{
-  std::string listing;
-  std::string description;
-};
-
-static const Installed &
-installed (void)
-{
-  static const Installed found = [] {
-    Installed            result;
-    std::string          names, default_path, error;
-
-    const fdikp::Catalog catalog = fdikp::list_models_cached (model_folders ());
-
-    for (const std::string &problem : catalog.problems)
-      g_warning ("fdikp:defocus-deblur: a model file is not listed: %s", problem.c_str ());
-    /* The default among the folders just listed, not listed again. */
-    fdikp::resolve_model (model_wanted (NULL), catalog, &default_path, &error);
-    for (const fdikp::InstalledModel &model : catalog.models)
-      {
-        const bool is_default = same_file (model.path, default_path);
-
-        /* Names and titles have no tab or newline (metadata.cc); a path
-         * with one is left out rather than garbled. */
-        if (model.path.find_first_of ("\t\n") != std::string::npos)
-          continue;
-        const std::string label = model_label (model);
-
-        result.listing += model.name + "\t" + label + "\t" + model.path + "\t"
-                          + (is_default ? "default" : "") + "\n";
-
-        names += (names.empty () ? "" : ", ") + model.name
-                 + (label != model.name ? " = " + label : "")
-                 + (is_default ? std::string (" ") + _ ("(default)") : "");
-      }
-
-    gchar *text = g_strdup_printf (
-        /* TRANSLATORS: %s lists the installed models: "fdikp-s = FDIKP-S (fast) (default), ..." */
-        _ ("The name of an installed model, or a TorchScript model file; empty uses the "
-           "default model. Installed: %s"),
-        names.empty () ? _ ("none") : names.c_str ());
-
-    result.description = text;
-    g_free (text);
-    return result;
-  }();
-
-  return found;
-}
-
+/* The "model" property's description and listing key
+ * (defocus-deblur-models.cc). */
 static const gchar *
 model_listing (void)
 {
-  return installed ().listing.c_str ();
+  return fdikp_deblur_model_listing ();
 }
 
 static const gchar *
 model_description (void)
 {
-  return installed ().description.c_str ();
+  return fdikp_deblur_model_description ();
 }
 
 static fdikp::Device
@@ -231,7 +107,8 @@ prepare (GeglOperation *operation)
 }
 
 /* The engine's options from the properties; false with *error when the
- * model property names no installed model and no file. */
+ * model property names no installed model and no file (the model is found
+ * as every host finds it: engine/catalog.h, find_model). */
 static bool
 engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
 {
@@ -239,7 +116,7 @@ engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
   options->tile_size    = o->tile_size;
   options->tile_overlap = o->tile_overlap;
   options->device       = engine_device (o->device);
-  return model_file (o->model, &options->model_path, error);
+  return fdikp::find_model (o->model ? o->model : "", &options->model_path, error);
 }
 
 /* The engine lays its tile grid over the whole input, whatever part of the

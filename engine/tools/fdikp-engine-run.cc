@@ -13,17 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "engine/catalog.h"
 #include "engine/engine.h"
 #include "npy.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: fdikp-engine-run --model FILE [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
+    "usage: fdikp-engine-run --model MODEL [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
     "                        [--device auto|cpu|cuda] [--memory-budget-mb MB] [--threads N]\n"
     "                        [--repeat N] IN.npy OUT.npy\n"
-    "       fdikp-engine-run --model FILE --inspect\n"
+    "       fdikp-engine-run --model MODEL --inspect\n"
     "       fdikp-engine-run --runtime\n"
+    "MODEL: a model file, or an installed model's name or title, found as the filter finds\n"
+    "it ($FDIKP_MODEL_PATH, else the user's and the system's model folders).\n"
     "IN.npy/OUT.npy: float32 arrays H x W x C (C = 3 or 4, sRGB values in [0, 1]).\n"
     "--repeat N runs N times (the first includes loading and warm-up) and prints each time.\n";
 
@@ -78,7 +81,13 @@ int main(int argc, char **argv) {
     } else if (arg == "--inspect") {
       inspect = true;
     } else if (arg == "--model" && has_value) {
-      options.model_path = argv[++i];
+      // A name or title through the catalogue, as the filter resolves it; a
+      // path stays a path ("" stays "": no model given).
+      std::string error;
+      if (*argv[++i] && !fdikp::find_model(argv[i], &options.model_path, &error)) {
+        std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
+        return 1;
+      }
     } else if (arg == "--device" && has_value) {
       if (!fdikp::parse_device(argv[++i], &options.device))
         return usage_error(std::string("unknown device '") + argv[i] + "'");

@@ -1,9 +1,10 @@
 // The catalogue of installed models: the metadata read straight from a
 // model archive (plain ZIP and zip64, refused with a reason when damaged),
-// model folders listed by name, and names, titles and paths resolved to
-// files. The archives are written here, byte by byte, as TorchScript
-// writes them (stored entries); the fixture models' real archives are
-// read in test-engine.
+// model folders listed by name, names, titles and paths resolved to files,
+// and where every host finds its models (the folders from the environment
+// or the build, the default model, the listing menus show). The archives are written here, byte by
+// byte, as TorchScript writes them (stored entries); the fixture models' real archives are read in
+// test-engine.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,9 +17,11 @@
 
 #include "../check.h"
 #include "engine/catalog.h"
+#include "engine/catalog_config.h"
 
 using fdikp::ByteSource;
 using fdikp::Catalog;
+using fdikp::find_model;
 using fdikp::list_models;
 using fdikp::list_models_cached;
 using fdikp::read_archive_metadata;
@@ -302,6 +305,126 @@ TEST(the_cached_listing_rereads_a_file_only_when_it_changed) {
   std::filesystem::remove(a);
   std::filesystem::remove(folder.path / "b.pt");
   CHECK_EQ(listed_names(list_models_cached({folder.path.string()})), "");
+}
+
+namespace {
+
+// Sets (or, for nullptr, unsets) an environment variable.
+void set_env(const char *name, const char *value) {
+  if (value) setenv(name, value, 1);
+  else unsetenv(name);
+}
+
+std::string joined(const std::vector<std::string> &parts) {
+  std::string text;
+  for (const std::string &part : parts) text += "[" + part + "]";
+  return text;
+}
+
+}  // namespace
+
+TEST(model_folders_come_from_the_environment_or_the_build) {
+  // $FDIKP_MODEL_PATH alone, in its order, empty parts skipped; set to ""
+  // it names no folder at all.
+  set_env("FDIKP_MODEL_PATH", "/mine:/system::/third:");
+  CHECK_EQ(joined(fdikp::model_folders()), "[/mine][/system][/third]");
+  set_env("FDIKP_MODEL_PATH", "");
+  CHECK_EQ(joined(fdikp::model_folders()), "");
+  // Otherwise the user's folder (as GLib finds the user's data folder), then
+  // the one the filter installs its models in.
+  set_env("FDIKP_MODEL_PATH", nullptr);
+  set_env("XDG_DATA_HOME", "/xdg/data");
+  CHECK_EQ(joined(fdikp::model_folders()),
+           std::string("[/xdg/data/fdikp-deblur/models][") + FDIKP_MODEL_DIR + "]");
+  set_env("XDG_DATA_HOME", "");
+  set_env("HOME", "/home/someone");
+  CHECK_EQ(
+      joined(fdikp::model_folders()),
+      std::string("[/home/someone/.local/share/fdikp-deblur/models][") + FDIKP_MODEL_DIR + "]");
+}
+
+TEST(the_default_model_is_the_installed_one_unless_the_environment_names_one) {
+  set_env("FDIKP_DEFAULT_MODEL", nullptr);
+  CHECK_EQ(fdikp::default_model_spec(), FDIKP_DEFAULT_MODEL);
+  CHECK_CONTAINS(fdikp::default_model_spec(), FDIKP_MODEL_DIR);
+  set_env("FDIKP_DEFAULT_MODEL", "");
+  CHECK_EQ(fdikp::default_model_spec(), FDIKP_DEFAULT_MODEL);
+  set_env("FDIKP_DEFAULT_MODEL", "fdikp-s");
+  CHECK_EQ(fdikp::default_model_spec(), "fdikp-s");
+}
+
+TEST(hosts_find_models_in_the_folders_in_order) {
+  Folder user, system;
+  const std::string mine = user.write("mine.pt", model(R"({"name": "fdikp-s", "title": "Mine"})"));
+  const std::string shipped = system.write("fdikp-default.pt", model(kMeta));
+  const std::string bare = system.write("bare.pt", model(""));
+  set_env("FDIKP_MODEL_PATH", (user.path.string() + ":" + system.path.string()).c_str());
+  set_env("FDIKP_DEFAULT_MODEL", "bare");
+  std::string path, error;
+  // The first folder's model wins a name; a title works too.
+  CHECK(find_model("FDIKP-S", &path, &error));
+  CHECK_EQ(path, mine);
+  CHECK(find_model("mine", &path, &error));
+  CHECK_EQ(path, mine);
+  // "" is the default model, by name here, by path below.
+  CHECK(find_model("", &path, &error));
+  CHECK_EQ(path, bare);
+  set_env("FDIKP_DEFAULT_MODEL", shipped.c_str());
+  CHECK(find_model("", &path, &error));
+  CHECK_EQ(path, shipped);
+  // A path is taken as it is, without listing.
+  CHECK(find_model("/elsewhere/model.pt", &path, &error));
+  CHECK_EQ(path, "/elsewhere/model.pt");
+  CHECK(!find_model("sharpest", &path, &error));
+  CHECK_EQ(error,
+           "no installed model is named \"sharpest\", and there is no such file "
+           "(installed: fdikp-s, bare)");
+  // Folders swapped: the system's model has the name now.
+  set_env("FDIKP_MODEL_PATH", (system.path.string() + ":" + user.path.string()).c_str());
+  CHECK(find_model("fdikp-s", &path, &error));
+  CHECK_EQ(path, shipped);
+  set_env("FDIKP_MODEL_PATH", nullptr);
+  set_env("FDIKP_DEFAULT_MODEL", nullptr);
+}
+
+TEST(the_listing_names_labels_files_and_the_default) {
+  Folder user, system;
+  const std::string mine = user.write("mine.pt", model(R"({"name": "mine", "title": "My model"})"));
+  const std::string bare = user.write("bare.pt", model(""));
+  const std::string fast = system.write("fdikp-default.pt", model(kMeta));
+  const std::string best = system.write(
+      "z.pt", model(R"({"name": "fdikp", "title": "FDIKP", "speed_class": "quality"})"));
+  system.write("broken.pt", "PK not really");
+  set_env("FDIKP_MODEL_PATH", (user.path.string() + ":" + system.path.string()).c_str());
+  // The default by path, then by title: the same file is marked.
+  for (const std::string &chosen : {fast, std::string("FDIKP-S")}) {
+    set_env("FDIKP_DEFAULT_MODEL", chosen.c_str());
+    const fdikp::Listing listing = fdikp::listing();
+    CHECK_EQ(fdikp::listing_text(listing), "bare\tbare\t" + bare + "\t\n" + "mine\tMy model\t" +
+                                               mine + "\t\n" + "fdikp-s\tFDIKP-S (fast)\t" + fast +
+                                               "\tdefault\n" + "fdikp\tFDIKP (best quality)\t" +
+                                               best + "\t\n");
+    CHECK_EQ(listing.problems.size(), 1u);
+    CHECK_CONTAINS(listing.problems[0], "broken.pt: ");
+  }
+  // The host's words for the speed classes (its translation); "" leaves a
+  // class out. A default that names nothing installed marks nothing.
+  set_env("FDIKP_DEFAULT_MODEL", "/not/installed.pt");
+  const fdikp::Listing words = fdikp::listing(
+      [](const std::string &speed) { return speed == "fast" ? std::string("schnell") : ""; });
+  CHECK_EQ(words.models.size(), 4u);
+  CHECK_EQ(words.models[2].label, "FDIKP-S (schnell)");
+  CHECK_EQ(words.models[3].label, "FDIKP");
+  for (const fdikp::ListedModel &m : words.models) CHECK(!m.is_default);
+  // A model whose path has a tab cannot be a line of the listing: left out.
+  Folder odd;
+  std::filesystem::create_directory(odd.path / "tab\there");
+  odd.write("tab\there/odd.pt", model(R"({"name": "odd"})"));
+  set_env("FDIKP_MODEL_PATH", (odd.path / "tab\there").c_str());
+  CHECK_EQ(fdikp::list_models(fdikp::model_folders()).models.size(), 1u);
+  CHECK_EQ(fdikp::listing_text(fdikp::listing()), "");
+  set_env("FDIKP_MODEL_PATH", nullptr);
+  set_env("FDIKP_DEFAULT_MODEL", nullptr);
 }
 
 CHECK_MAIN()
