@@ -46,6 +46,7 @@ static const gchar *model_listing (void);
 #include <vector>
 
 #include "defocus-deblur-models.h"
+#include "defocus-deblur-plan.h"
 #include "engine/catalog.h"
 #include "engine/engine.h"
 #include "engine/streaming.h"
@@ -124,10 +125,9 @@ engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
  * region computed alone is bit-identical to the same region of a
  * whole-image run, and costs in proportion to its size (GIMP's on-canvas
  * preview, a crop after the op). It reads up to one tile beyond the region.
- * The tile is planned here and again in process(), from the same options
- * and the cached model, so both agree (process() runs from its plan); a
- * model that fails to load asks for the whole input (process() then
- * reports the error). */
+ * The tile comes from the kept plan (deblur_planned(), defocus-deblur-plan.h), which process() runs
+ * from too; a model that fails to load asks for the whole input (process()
+ * then reports the error). */
 static GeglRectangle
 get_required_for_output (GeglOperation *operation, const gchar *input_pad, const GeglRectangle *roi)
 {
@@ -139,7 +139,7 @@ get_required_for_output (GeglOperation *operation, const gchar *input_pad, const
   if (! in || gegl_rectangle_is_empty (in) || gegl_rectangle_is_infinite_plane (in))
     return *roi;
   if (! engine_options (GEGL_PROPERTIES (operation), &options, &error)
-      || ! fdikp::plan (options, &plan).ok ())
+      || ! deblur_planned (operation, options, &plan))
     return *in;
 
   const fdikp::Rect region = { roi->x - in->x, roi->y - in->y, roi->width, roi->height };
@@ -182,10 +182,10 @@ process (GeglOperation       *operation,
       return TRUE;
     }
 
-  /* The plan get_required_for_output() made from the same options: the
-   * input it asked for covers what the planned tile reads, and the engine
-   * re-plans an automatic tile for the CPU if CUDA fails mid-run. */
-  const bool planned = model_found && fdikp::plan (options, &plan).ok ();
+  /* The plan get_required_for_output() asked for: the input it asked for
+   * covers what the planned tile reads, and the engine re-plans an
+   * automatic tile for the CPU if CUDA fails mid-run. */
+  const bool have_plan = model_found && deblur_planned (operation, options, &plan);
 
   pixels.width  = bounds->width;
   pixels.height = bounds->height;
@@ -220,7 +220,7 @@ process (GeglOperation       *operation,
   gegl_operation_progress (operation, 0.0, (gchar *) _ ("Deblurring"));
   fdikp::Status status = fdikp::Status::failure (model_error);
 
-  if (planned)
+  if (have_plan)
     status = fdikp::run (options, plan, pixels, callbacks, &info);
   else if (model_found)
     status = fdikp::run (options, pixels, callbacks, &info);

@@ -45,7 +45,8 @@ std::vector<float> read_all(GeglBuffer *buffer) {
 struct Run {
   std::vector<float> output;
   int progress_calls = 0;
-  std::string error;  // what the op left under FDIKP_DEBLUR_ERROR_KEY
+  std::string error;       // what the op left under FDIKP_DEBLUR_ERROR_KEY
+  bool kept_plan = false;  // the op kept its plan on the operation
 };
 
 struct Watch {
@@ -84,6 +85,7 @@ Run run_op(GeglBuffer *input, const std::string &model, int cancel_at, int tile 
   const char *error =
       static_cast<const char *>(g_object_get_data(G_OBJECT(operation), FDIKP_DEBLUR_ERROR_KEY));
   run.error = error ? error : "";
+  run.kept_plan = g_object_get_data(G_OBJECT(operation), "fdikp-plan") != nullptr;
   g_object_unref(output);
   g_object_unref(graph);
   return run;
@@ -115,6 +117,9 @@ std::vector<float> blit_region(GeglBuffer *input, const std::string &model,
 TEST(a_region_alone_is_computed_alone_and_equals_that_region_of_the_whole_image) {
   GeglBuffer *input = input_buffer();
   const Run full = run_op(input, fixture("sharpen.pt"), -1);
+  // get_required_for_output() and process() read one plan, kept on the
+  // operation (gegl-op/defocus-deblur-plan.h).
+  CHECK(full.kept_plan);
   CHECK(full.error.empty());
   const GeglRectangle regions[] = {{70, 50, 9, 7},
                                    {0, 0, 1, 1},
