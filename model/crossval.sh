@@ -3,7 +3,7 @@
 #
 #   bash model/crossval.sh RECIPE FOLDS [TRAINER OPTIONS...]
 #
-# FOLDS: fold indices of model/folds.json, comma-separated (e.g. 0,2,4), or
+# FOLDS: fold indices of model/fdikp/folds.json, comma-separated (e.g. 0,2,4), or
 # "all" for the run that trains on every fold (the file a recipe ships as).
 # For each fold K, one after the other: train RECIPE with fold K held out
 # in model/checkpoints/cv-RECIPE/foldK (resumed if it has a state; crashes
@@ -44,8 +44,9 @@ case $recipe_name in
                     --real-share 0.5 --steps 250) ;;
   # ft-mix50 with the simulator calibrated on the dev pairs' blur: half
   # of the synthetic samples take a kernel measured on the training folds'
-  # pairs (model/kernels/dpdd-dev.npz, fdikp.kernels), and the synthetic
-  # noise is cut to the dev pairs' level (0.35 of the default deviation).
+  # pairs (model/fdikp/kernel-banks/dpdd-dev.npz, fdikp.kernels), and the
+  # synthetic noise is cut to the dev pairs' level (0.35 of the default
+  # deviation).
   ft-cal) recipe=(--network fdikp-s --loss psnr --seed 11
                   --init-from "$shipped" --init-weights ema
                   --lr 1e-4 --warmup 20 --ema-decay 0.99

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from fdikp import plot  # noqa: E402
 from fdikp.image_io import centre_crop, list_pairs, load_image  # noqa: E402
 from fdikp.synth import data_dir, save_png  # noqa: E402
-from fdikp.train import TrainConfig  # noqa: E402
+from fdikp.train_config import TrainConfig  # noqa: E402
 
 CARRY_LIMIT = 64 * 2 ** 20   # the run tool's limit: tracked files + carry
 FILE_LIMIT = 16 * 2 ** 20    # one file brought back through $OUT
@@ -157,7 +157,8 @@ def pack_data(data: str, out: str) -> None:
 def gpu_timing(engine: str, weights: str, out: str) -> None:
     """A 1680 x 1120 image (DPDD's size): through the engine in fp32, and
     through PyTorch in half precision (the engine has no half path)."""
-    from fdikp.export import export, load_network
+    from fdikp.export import export
+    from fdikp.registry import load_network
     os.makedirs(out, exist_ok=True)
     model_file = os.path.join(".device", "timing-model.pt")
     net = load_network(weights)

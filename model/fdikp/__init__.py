@@ -11,7 +11,11 @@ Submodules:
     dsrm     DSRM: encoder, DDM, decoder and the APU recurrent unit
     deeprftv2  DeepRFTv2 (arXiv 2511.21132), the second architecture: FKE,
              DMS-UNet, reversible sub-units; exports through the same file
+    registry the networks by name or stored configuration: build_network,
+             load_network (checkpoint -> network)
     export   ``python3 -m fdikp.export``: checkpoint -> TorchScript file
+    train    ``python3 -m fdikp.train``: the trainer (train_config, losses,
+             feeding, validation, run_state hold its parts)
     summary  ``python3 -m fdikp.summary``: parameter count per module
 """
 

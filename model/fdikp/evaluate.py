@@ -195,7 +195,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fold", type=int, default=None,
                         help="only the pairs of this fold of the split")
     parser.add_argument("--folds", metavar="FILE", default=None,
-                        help="the fold split (default: model/folds.json)")
+                        help="the fold split (default: fdikp/folds.json)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)

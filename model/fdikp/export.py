@@ -8,11 +8,11 @@ The file's forward(image, stages) takes N x 3 x H x W float32 in [0, 1] of
 any size (1 x 1 included) and a stage count 1..max_stages (5 for FDIKP, 1
 for DeepRFTv2), pads the image to the multiple the stage count needs, runs
 the network, crops back and clamps to [0, 1]. The architecture follows the
-checkpoint's stored `network` configuration (DeepRFTv2's carry
-`architecture: DeepRFTv2`; FDIKP's carry none). The archive carries a flat
-JSON object, `fdikp.json`, that the engine reads (format, version,
-architecture, stage limits, tiling advice, memory per pixel, parameter
-count, training summary).
+checkpoint's stored `network` configuration (fdikp.registry builds it:
+DeepRFTv2's carry `architecture: DeepRFTv2`; FDIKP's carry none). The
+archive carries a flat JSON object, `fdikp.json`, that the engine reads
+(format, version, architecture, stage limits, tiling advice, memory per
+pixel, parameter count, training summary).
 
 `--random-init --seed N` exports an untrained network. It exists ONLY for
 tests of the export and of the engine; its output is meaningless, and
@@ -20,13 +20,11 @@ its metadata says so.
 """
 
 import argparse
-import copy
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from typing import Dict, Optional, Union
 
 import torch
@@ -35,15 +33,10 @@ from torch import Tensor, nn
 from . import __version__
 from .contract import (METADATA_FORMAT, METADATA_FORMAT_VERSION,
                        METADATA_KEYS, check_metadata)
-from .deeprftv2 import ARCHITECTURE as DEEPRFTV2
-from .deeprftv2 import CONFIGS as DEEPRFTV2_CONFIGS
-from .deeprftv2 import DeepRFTv2, DeepRFTv2Config, deeprftv2_config
-from .network import (FDIKP, MAX_STAGES, TRAINED_STAGES, NetworkConfig, crop,
-                      network_config, pad_to_multiple, size_multiple)
-
-# Either network: both have max_stages, size_multiple(stages),
-# stage_outputs(x, stages) and config.
-Network = Union[FDIKP, DeepRFTv2]
+from .deeprftv2 import DeepRFTv2
+from .network import MAX_STAGES, TRAINED_STAGES, crop, pad_to_multiple, size_multiple
+from .registry import (WEIGHTS_FROM, Network, architecture, build_network,
+                       default_stages_of, load_network, with_tone_sigma)
 
 METADATA_NAME = "fdikp.json"
 # The CPU sweet spot measured on 2 cores (see README, Performance): larger
@@ -101,94 +94,6 @@ class DeblurModel(nn.Module):
         return crop(restored, height, width).clamp(0.0, 1.0)
 
 
-WEIGHTS_FROM = ("ema", "current")
-
-
-def state_dict_from_checkpoint(
-        checkpoint: Union[Dict[str, Tensor], Dict[str, object]],
-        weights_from: str = "ema") -> Dict[str, Tensor]:
-    """The network's state_dict from {'model': state_dict, ...} (the
-    'ema' entry instead when there is one, unless weights_from is
-    'current') or a bare state_dict; a 'module.' prefix (SWA's
-    AveragedModel, DataParallel) and SWA's n_averaged counter are
-    dropped."""
-    if weights_from not in WEIGHTS_FROM:
-        raise ValueError("weights_from must be one of %s" % (WEIGHTS_FROM,))
-    state = checkpoint.get("model", checkpoint)
-    if weights_from == "ema" and isinstance(checkpoint.get("ema"), dict):
-        # A training state (fdikp.train's last.pt): its EMA of the weights,
-        # which validation scores first. Which of the two scores better is
-        # measured, not assumed (the log has both).
-        state = checkpoint["ema"]
-    if not isinstance(state, dict):
-        raise ValueError("checkpoint['model'] is not a state_dict")
-    cleaned = {}
-    for key, value in state.items():
-        if key == "n_averaged":
-            continue
-        if key.startswith("module."):
-            key = key[len("module."):]
-        cleaned[key] = value
-    return cleaned
-
-
-def is_deeprftv2(stored: Union[str, Dict, None]) -> bool:
-    """Whether a stored configuration (a dict or a name) is DeepRFTv2's."""
-    if isinstance(stored, dict):
-        return stored.get("architecture") == DEEPRFTV2
-    return isinstance(stored, str) and stored in DEEPRFTV2_CONFIGS
-
-
-def config_from_checkpoint(checkpoint: Dict
-                           ) -> Union[NetworkConfig, DeepRFTv2Config]:
-    """The network configuration stored with the weights ('network': a
-    dict or a name); without one, FDIKP's paper-size configuration."""
-    stored = checkpoint.get("network") if isinstance(checkpoint, dict) \
-        else None
-    if is_deeprftv2(stored):
-        return deeprftv2_config(stored)
-    return network_config(stored)
-
-
-def build_network(config: Union[str, NetworkConfig, DeepRFTv2Config]
-                  ) -> Network:
-    """FDIKP or DeepRFTv2, by the configuration's type or name."""
-    if isinstance(config, DeepRFTv2Config) or is_deeprftv2(config):
-        return DeepRFTv2(config)
-    return FDIKP(config)
-
-
-def float_state(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """A state_dict with its floating-point tensors in float32 (compact
-    training states keep float16 weights)."""
-    return {k: v.float() if v.is_floating_point() else v
-            for k, v in state.items()}
-
-
-def load_network(weights: str, weights_from: str = "ema") -> Network:
-    checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
-    net = build_network(config_from_checkpoint(checkpoint))
-    net.load_state_dict(float_state(
-        state_dict_from_checkpoint(checkpoint, weights_from)))
-    return net.eval()
-
-
-def with_tone_sigma(net: Network, sigma: float) -> FDIKP:
-    """The same weights in a network that keeps the input's tone with
-    this sigma (no parameters of its own: network.keep_tone). ValueError
-    for a network that cannot (DeepRFTv2) or a sigma below 0."""
-    if not isinstance(net, FDIKP):
-        raise ValueError("--tone-sigma: only FDIKP networks keep the tone")
-    if not sigma >= 0.0:
-        raise ValueError("--tone-sigma must be 0 or more")
-    # A copy, not a new network loaded with the weights: nothing is
-    # initialised, so the random generators are left as they were.
-    tuned = copy.deepcopy(net)
-    tuned.config = replace(net.config, tone_sigma=sigma)
-    tuned.tone_sigma = tuned.config.tone_sigma
-    return tuned
-
-
 def script_for_inference(net: Network) -> torch.jit.ScriptModule:
     """torch.jit.script + freeze: the weights become constants of the
     graph, so the file is self-contained and BatchNorm is folded."""
@@ -206,16 +111,6 @@ def measure_memory_bytes_per_pixel(model_file: str, side: int,
          str(stages)],
         check=True, capture_output=True, text=True)
     return int(round(float(result.stdout.strip().splitlines()[-1])))
-
-
-def architecture(net: Network) -> str:
-    return DEEPRFTV2 if isinstance(net, DeepRFTv2) else "FDIKP"
-
-
-def default_stages_of(net: Network) -> int:
-    """The stage count a network runs with unless told (FDIKP: the 3 it is
-    trained with; DeepRFTv2: its single stage)."""
-    return getattr(net, "default_stages", TRAINED_STAGES)
 
 
 def listing(net: Network, name: Optional[str] = None,

@@ -1,4 +1,4 @@
-"""The committed fold split of dpdd1024-dev, by scene (model/folds.json).
+"""The committed fold split of dpdd1024-dev, by scene (fdikp/folds.json).
 
     python3 -m fdikp.folds --show
     python3 -m fdikp.folds --make [--pairs DIR] [--out FILE]
@@ -24,8 +24,9 @@ import re
 import sys
 from typing import Dict, List, Optional, Sequence
 
-FOLDS_FILE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "folds.json")
+# Package data: beside this module, in the repository and installed alike.
+FOLDS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "folds.json")
 FOLD_COUNT = 5
 SCENE_GAP = 20   # frames fewer than this apart: one scene
 SEARCH_SEED = 2026

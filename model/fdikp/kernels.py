@@ -38,8 +38,9 @@ from torch import Tensor
 from .aperture import disc_radius, moments, psf, resample
 from .folds import Folds
 from .image_io import list_pairs, load_image
-from .synth import (DefocusSynth, SynthConfig, aperture_of, dev_pairs_dir,
-                    draw_parameters, linear_to_srgb, srgb_to_linear)
+from .synth import (BANK_FILE, DefocusSynth, SynthConfig, aperture_of,
+                    dev_pairs_dir, draw_parameters, linear_to_srgb,
+                    srgb_to_linear)
 
 SUPPORT = 53        # kernel side: y semi-axes reach ~24 px in these pairs
 PATCH = 176         # fitted (blurry) patch side
@@ -62,9 +63,9 @@ MIN_FIT_PSNR = 30.0  # dB sharp * k must reach against blurry to be usable
 
 
 def bank_file() -> str:
-    """The committed bank (model/kernels/dpdd-dev.npz)."""
-    return os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "kernels", "dpdd-dev.npz")
+    """The committed bank (fdikp/kernel-banks/dpdd-dev.npz, package data:
+    synth.BANK_FILE)."""
+    return BANK_FILE
 
 
 def gradients(image: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from . import metrics
-from .export import WEIGHTS_FROM, default_stages_of, load_network, with_tone_sigma
+from .registry import WEIGHTS_FROM, default_stages_of, load_network, with_tone_sigma
 from .synth import VALIDATION_SEED, SynthConfig, validation_pairs
 
 RADIUS_BIN = 6.0  # px: the width of the by-radius summary's bins

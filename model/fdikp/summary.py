@@ -94,7 +94,7 @@ def train_step_benchmark(configs, batch: int, crop: int, stages: int,
                          threads: int, repeats: int = 3) -> None:
     """Best of `repeats` training steps (after one warm-up) in fp32 and
     under bf16 autocast, and one eager inference at 512^2, per network."""
-    from .train import multiscale_loss
+    from .losses import multiscale_loss
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, 3, crop, crop, generator=gen)

@@ -49,8 +49,9 @@ from .depth import DepthScene, layered_scene, load_scenes
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 VALIDATION_EVERY = 10  # every 10th photo (by name) is held out for validation
 VALIDATION_SEED = 12345  # the fixed synthetic validation set's seed
-BANK_FILE = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "kernels", "dpdd-dev.npz")
+# The committed kernel bank (fdikp.kernels), package data beside this module.
+BANK_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "kernel-banks", "dpdd-dev.npz")
 BANK_MIN_RADIUS = 1.5  # px: measured kernels this small carry no shape
 BANK_ROTATION = math.radians(10)  # largest turn of a bank kernel
 
@@ -203,7 +204,7 @@ class SynthConfig:
     work_side: int = 1024        # photos are scaled to this long side
     # Measured kernels (fdikp.kernels): the share of samples whose kernel
     # shape comes from the bank, the bank file ("" = BANK_FILE) and the
-    # folds (of model/folds.json, comma-separated; "" = all) whose kernels
+    # folds (of fdikp/folds.json, comma-separated; "" = all) whose kernels
     # may be used: a model scored on a held-out fold must not see its
     # kernels.
     bank_share: float = 0.0

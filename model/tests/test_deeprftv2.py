@@ -19,8 +19,9 @@ from torch import nn
 from fdikp.deeprftv2 import (CONFIGS, DeepRFTv2, DeepRFTv2Config,
                              deeprftv2_config, down2, spectrum_product)
 from tests.checks import silent_parameters
-from fdikp.export import (DeblurModel, load_network, read_metadata,
+from fdikp.export import (DeblurModel, read_metadata,
                           script_for_inference)
+from fdikp.registry import load_network
 
 torch.set_num_threads(2)
 

@@ -12,8 +12,8 @@ import unittest
 
 import torch
 
-from fdikp.export import (DeblurModel, read_metadata,
-                          state_dict_from_checkpoint, with_tone_sigma)
+from fdikp.export import DeblurModel, read_metadata
+from fdikp.registry import state_dict_from_checkpoint, with_tone_sigma
 from fdikp.contract import METADATA_KEYS
 from fdikp.network import FDIKP, network_config
 

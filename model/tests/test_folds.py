@@ -1,4 +1,4 @@
-"""The committed fold split (model/folds.json, fdikp.folds) and the
+"""The committed fold split (model/fdikp/folds.json, fdikp.folds) and the
 cross-validated score built on it (fdikp.crossval)."""
 
 import json

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fdikp import export, train
+from fdikp import export, registry, train
 from fdikp.network import FDIKP
 from fdikp.synth import data_dir
 
@@ -211,8 +211,8 @@ class DeepRFTv2TrainingTest(unittest.TestCase):
             for key in a["model"]:
                 self.assertTrue(torch.equal(a["model"][key], b["model"][key]),
                                 key)
-            net = export.load_network(final)
-            self.assertEqual(export.architecture(net), "DeepRFTv2")
+            net = registry.load_network(final)
+            self.assertEqual(registry.architecture(net), "DeepRFTv2")
             with torch.no_grad():
                 out = net(torch.rand(1, 3, 24, 40), 1)
             self.assertEqual(tuple(out.shape), (1, 3, 24, 40))

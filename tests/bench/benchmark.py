@@ -56,7 +56,8 @@ def worker(args):
     image = np.load(args.input)
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     if args.worker == "eager":
-        from fdikp.export import DeblurModel, load_network
+        from fdikp.export import DeblurModel
+        from fdikp.registry import load_network
         model = DeblurModel(load_network(args.weights)).eval()
     else:
         model = torch.jit.load(args.model)
@@ -131,7 +132,7 @@ def psnr(a, b):
 def flops_per_megapixel(weights, stages, threads):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
-    from fdikp.export import load_network
+    from fdikp.registry import load_network
     torch.set_num_threads(threads)
     net = load_network(weights)
     side = 256
@@ -194,7 +195,7 @@ def main():
         net = FDIKP()
         net.out_conv.reset_parameters()  # random, not the identity start
         torch.save({"model": net.state_dict()}, weights)
-    from fdikp.export import default_stages_of, load_network
+    from fdikp.registry import default_stages_of, load_network
     model_file = os.path.join(tmp.name, "model.pt")
     net = load_network(weights)
     if args.stages is None:
