@@ -127,9 +127,7 @@ def option_limits(contract):
                     word = {"minimum": "min", "maximum": "max", "ui_minimum": "ui_min",
                             "ui_maximum": "ui_max"}.get(field, field)
                     lines.append("#define %s %d" % (macro(name, word), value))
-        elif entry["type"] == "enum":
-            lines.append("#define %s %s" % (macro(name, "default"), c_string(entry["default"])))
-        else:
+        else:  # string and enum options: their default, as a C string
             lines.append("#define %s %s" % (macro(name, "default"), c_string(entry["default"])))
     lines.append("")
     for name, limit in contract["limits"].items():

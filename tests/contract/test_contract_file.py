@@ -11,7 +11,6 @@ FDIKP_SOURCE_ROOT (and FDIKP_BUILD_ROOT for the generated headers) set.
 """
 
 import copy
-import importlib.util
 import io
 import json
 import os
@@ -61,8 +60,7 @@ def generate(contract, kind):
 
 
 def load_module(name, path, text=None):
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    module = types.ModuleType(spec.name)
+    module = types.ModuleType(name)
     module.__file__ = path
     if text is None:
         with open(path, encoding="utf-8") as f:
