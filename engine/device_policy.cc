@@ -4,6 +4,9 @@
 //
 // Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <link.h>
 #include <sched.h>
@@ -11,10 +14,12 @@
 #include <atomic>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -37,6 +42,56 @@ const char *device_name(Device device) {
     case Device::Cuda: return "cuda";
   }
   return "?";
+}
+
+bool parse_precision(const std::string &text, Precision *precision) {
+  if (text == "auto") *precision = Precision::Auto;
+  else if (text == "fp32") *precision = Precision::Fp32;
+  else if (text == "bf16") *precision = Precision::Bf16;
+  else return false;
+  return true;
+}
+
+const char *precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::Auto: return "auto";
+    case Precision::Fp32: return "fp32";
+    case Precision::Bf16: return "bf16";
+  }
+  return "?";
+}
+
+namespace {
+
+// AVX512-BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5), usable only when the
+// OS saves the AVX-512 registers (XCR0: SSE, AVX, opmask and both ZMM
+// halves). Every CPU with AMX-BF16 has AVX512-BF16 too.
+bool cpuid_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return false;  // OSXSAVE
+  unsigned xcr0_low = 0, xcr0_high = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  constexpr unsigned kAvx512State = 0xE6;  // bits 1, 2, 5, 6, 7
+  if ((xcr0_low & kAvx512State) != kAvx512State) return false;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return false;  // AVX512F
+  if (a < 1) return false;  // no sub-leaf 1
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return (a & (1u << 5)) != 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+bool cpu_has_bf16() {
+  const char *env = std::getenv("FDIKP_CPU_BF16");
+  if (env && (std::strcmp(env, "yes") == 0 || std::strcmp(env, "1") == 0)) return true;
+  if (env && (std::strcmp(env, "no") == 0 || std::strcmp(env, "0") == 0)) return false;
+  static const bool has = cpuid_bf16();
+  return has;
 }
 
 namespace {
@@ -117,6 +172,37 @@ Status resolve_device(Device requested, torch::Device *device) {
       return Status::success();
   }
   return Status::failure("unknown device");
+}
+
+Precision resolve_precision(Precision requested, torch::Device device, const ModelInfo &info,
+                            std::vector<std::string> *warnings) {
+  if (requested == Precision::Fp32) return Precision::Fp32;
+  if (requested == Precision::Bf16) {
+    if (!device.is_cuda() && !cpu_has_bf16() && warnings)
+      warnings->push_back(
+          "this CPU has no bfloat16 instructions: bf16 runs emulated, likely slower than fp32");
+    return Precision::Bf16;
+  }
+  const bool checked = info.bf16_psnr_change_db >= 0 &&
+                       info.bf16_psnr_change_db * 1000.0 <= FDIKP_BF16_TOLERANCE_MILLIDB;
+  return !device.is_cuda() && checked && cpu_has_bf16() ? Precision::Bf16 : Precision::Fp32;
+}
+
+PrecisionScope::PrecisionScope(Precision precision, torch::Device device)
+    : active_(precision == Precision::Bf16), type_(device.type()) {
+  if (!active_) return;
+  was_enabled_ = at::autocast::is_autocast_enabled(type_);
+  was_dtype_ = at::autocast::get_autocast_dtype(type_);
+  at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::increment_nesting();
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (!active_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(type_, was_enabled_);
+  at::autocast::set_autocast_dtype(type_, was_dtype_);
 }
 
 bool reference_blas_loaded() {

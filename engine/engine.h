@@ -25,6 +25,23 @@ enum class Device { Auto, Cpu, Cuda };
 bool parse_device(const std::string &text, Device *device);
 const char *device_name(Device device);
 
+// The network's arithmetic. Auto takes Bf16 on a CPU with bfloat16
+// instructions (AVX512-BF16 or AMX) when the model's metadata records that
+// bfloat16 kept its output within FDIKP_BF16_TOLERANCE_MILLIDB of float32,
+// and Fp32 everywhere else (CUDA included). Bf16 runs the network under
+// LibTorch's autocast: convolutions and matrix products in bfloat16, the
+// FFTs and the output in float32.
+enum class Precision { Auto, Fp32, Bf16 };
+
+// Parses "auto", "fp32" or "bf16"; returns false for anything else.
+bool parse_precision(const std::string &text, Precision *precision);
+const char *precision_name(Precision precision);
+
+// Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX-BF16, and
+// an OS that saves their registers). FDIKP_CPU_BF16=yes|no overrides the
+// answer (tests, and a way out should a CPU mis-report).
+bool cpu_has_bf16();
+
 struct Options {
   std::string model_path;  // TorchScript file; must be set
   // Scale-recurrent stages, 1..FDIKP_STAGES_MAX, or FDIKP_STAGES_AUTOMATIC
@@ -38,6 +55,7 @@ struct Options {
   // Pixels shared by neighbouring tiles, up to FDIKP_TILE_OVERLAP_MAX.
   int tile_overlap = FDIKP_TILE_OVERLAP_DEFAULT;
   Device device = Device::Auto;
+  Precision precision = Precision::Auto;
   // Working-memory budget for one tile's inference, 0 = automatic
   // (a share of free memory). Used only when tile_size is 0.
   std::size_t memory_budget_bytes = 0;
@@ -46,6 +64,7 @@ struct Options {
 // What the engine decided and measured for one run.
 struct RunInfo {
   Device device = Device::Cpu;  // the device that produced the output
+  Precision precision = Precision::Fp32;  // the arithmetic it ran in (never Auto)
   int stages = 0;               // the stages run (the model's own when asked for 0)
   int tile_size = 0;            // the tile side finally used
   int tile_overlap = 0;
@@ -60,6 +79,7 @@ struct RunInfo {
 // The decisions a run starts from (plan()).
 struct Plan {
   Device device = Device::Cpu;  // where the model runs
+  Precision precision = Precision::Fp32;  // its arithmetic there (never Auto)
   int stages = 0;               // the stages it runs (the model's own for 0)
   int tile_size = 0;            // the tile side a run starts with
   int multiple = 1;             // tile sides are multiples of this

@@ -37,6 +37,9 @@ struct LoadedModel {
   mutable torch::jit::Module module;
   ModelInfo info;
   torch::Device device = torch::kCPU;
+  // The arithmetic the graph was prepared for and runs in (PrecisionScope
+  // around every forward of a Bf16 model).
+  Precision precision = Precision::Fp32;
   // The graph was rewritten for channels-last inputs (cpu_graph.h).
   bool channels_last = false;
   std::string graph;  // how the graph was optimised for the device, for RunInfo
@@ -49,15 +52,38 @@ struct LoadedModel {
 // rewritten graph (free when the data is interleaved RGB already).
 torch::Tensor model_layout(const torch::Tensor &x, const LoadedModel &model);
 
-// loader.cc: the model for this path and device, loaded and checked once
-// and cached by path, device and file version.
-Status load_model(const std::string &path, torch::Device device,
+// loader.cc: the model for this path, device and precision (Fp32 or
+// Bf16), loaded and checked once and cached by path, device, precision and
+// file version.
+Status load_model(const std::string &path, torch::Device device, Precision precision,
                   std::shared_ptr<const LoadedModel> *out);
 
 // device_policy.cc
 Status resolve_device(Device requested, torch::Device *device);
+// The precision a run on `device` uses (never Auto); a warning when bf16
+// was asked for on a CPU without bfloat16 instructions.
+Precision resolve_precision(Precision requested, torch::Device device, const ModelInfo &info,
+                            std::vector<std::string> *warnings);
 void default_threads();  // LibTorch's and OpenBLAS's threads, once
 bool reference_blas_loaded();
+
+// While alive, this thread runs LibTorch's operators in `precision` on
+// `device`: for Bf16, autocast to bfloat16 (the thread's previous autocast
+// state comes back after, and the cast weights are dropped); for Fp32,
+// nothing changes.
+class PrecisionScope {
+ public:
+  PrecisionScope(Precision precision, torch::Device device);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope &) = delete;
+  PrecisionScope &operator=(const PrecisionScope &) = delete;
+
+ private:
+  bool active_ = false;
+  c10::DeviceType type_ = c10::DeviceType::CPU;
+  bool was_enabled_ = false;
+  c10::ScalarType was_dtype_ = c10::ScalarType::Float;
+};
 
 // planner.cc: the tile the engine chooses for a model on a device within a
 // memory budget (0: the automatic budget for the device).
@@ -66,6 +92,7 @@ int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budg
 // plan() with what a run needs beyond it: the loaded model.
 struct Prepared {
   torch::Device device = torch::kCPU;
+  Precision precision = Precision::Fp32;
   std::shared_ptr<const LoadedModel> model;
   int stages = 0;
   int multiple = 1;

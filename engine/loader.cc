@@ -19,6 +19,7 @@
 #include <utility>
 
 #include <c10/core/InferenceMode.h>
+#include <torch/csrc/jit/passes/autocast.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include "cpu_graph.h"
@@ -70,6 +71,7 @@ namespace {
 
 using internal::LoadedModel;
 using internal::mentions_out_of_memory;
+using internal::PrecisionScope;
 using internal::model_layout;
 using internal::quoted;
 using internal::summarize;
@@ -84,6 +86,7 @@ struct CacheEntry {
 };
 
 std::mutex cache_mutex;
+// By path, and device and precision ("cpu/bf16").
 std::map<std::pair<std::string, std::string>, CacheEntry> model_cache;
 
 Status check_file(const std::string &path, struct stat *st) {
@@ -141,6 +144,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   torch::jit::IValue result;
   try {
     c10::InferenceMode guard;
+    const PrecisionScope precision(model->precision, model->device);
     result = model->module.forward({probe, static_cast<int64_t>(info.default_stages)});
   } catch (const c10::Error &e) {
     return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
@@ -153,7 +157,11 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   if (!result.isTensor())
     return Status::failure(quoted(path) + " does not follow the model contract: forward returned " +
                            result.tagKind() + ", not a Tensor");
-  const auto out = result.toTensor();
+  auto out = result.toTensor();
+  // Under autocast a model's last operator may leave bfloat16; the engine
+  // takes its output as float32 (infer_tile converts it the same way).
+  if (model->precision == Precision::Bf16 && out.scalar_type() == torch::kBFloat16)
+    out = out.to(torch::kFloat32);
   if (out.sizes() != probe.sizes()) {
     std::ostringstream why;
     why << quoted(path) << " does not follow the model contract: for an input of shape "
@@ -187,10 +195,11 @@ Status load_module(const std::string &path, torch::Device device, LoadedModel *m
   return Status::success();
 }
 
-Status load_uncached(const std::string &path, torch::Device device,
+Status load_uncached(const std::string &path, torch::Device device, Precision precision,
                      std::shared_ptr<const LoadedModel> *out) {
   auto model = std::make_shared<LoadedModel>();
   model->device = device;
+  model->precision = precision;
   model->id = ++models_loaded;
   torch::jit::ExtraFilesMap extra{{kMetadataEntry, ""}};
   Status loaded = load_module(path, device, model.get(), &extra);
@@ -201,8 +210,12 @@ Status load_uncached(const std::string &path, torch::Device device,
     if (!read_model_metadata(json, &model->info, &why))
       return Status::failure(quoted(path) + ": " + why);
   }
+  // Autocast cannot reach inside oneDNN's fused or pre-packed convolutions,
+  // and channels-last aten::conv2d in bfloat16 ran over 100x slower here
+  // (LibTorch 2.6, AVX512-BF16): a bfloat16 graph is the plain one.
+  const CpuGraph choice = precision == Precision::Bf16 ? CpuGraph::Plain : cpu_graph_choice();
   if (device.is_cuda()) model->graph = "as saved (CUDA)";
-  else model->graph = optimize_cpu_graph(model->module, cpu_graph_choice(), &model->channels_last);
+  else model->graph = optimize_cpu_graph(model->module, choice, &model->channels_last);
   Status contract = check_contract(path, model.get());
   if (!contract.ok() && model->channels_last) {
     // The rewritten graph failed where the saved one may not: load the file
@@ -223,23 +236,31 @@ Status load_uncached(const std::string &path, torch::Device device,
 // fallback path: after the 16 x 16 contract probe, every tile ran about 1.6x
 // slower (FDIKP, 256-px tiles, CPU). The simple executor optimises once for
 // all shapes, which suits a filter that sees a new image size every run.
+//
+// TorchScript's own autocast pass bakes the autocast state of a graph's
+// first run into the graph; the engine's bfloat16 is LibTorch's eager
+// autocast around each forward (PrecisionScope), so the pass is off.
 void use_simple_executor() {
   static std::once_flag once;
-  std::call_once(once, [] { torch::jit::getProfilingMode() = false; });
+  std::call_once(once, [] {
+    torch::jit::getProfilingMode() = false;
+    torch::jit::setAutocastMode(false);
+  });
 }
 
 }  // namespace
 
 namespace internal {
 
-Status load_model(const std::string &path, torch::Device device,
+Status load_model(const std::string &path, torch::Device device, Precision precision,
                   std::shared_ptr<const LoadedModel> *out) {
   use_simple_executor();
   struct stat st{};
   Status file = check_file(path, &st);
   if (!file.ok()) return file;
   const FileVersion version = file_version(st);
-  const auto key = std::make_pair(path, device.str());
+  if (precision == Precision::Auto) precision = Precision::Fp32;
+  const auto key = std::make_pair(path, device.str() + "/" + precision_name(precision));
   std::lock_guard<std::mutex> lock(cache_mutex);
   const auto hit = model_cache.find(key);
   if (hit != model_cache.end() && hit->second.version == version) {
@@ -247,7 +268,7 @@ Status load_model(const std::string &path, torch::Device device,
     return Status::success();
   }
   model_cache.erase(key);
-  Status loaded = load_uncached(path, device, out);
+  Status loaded = load_uncached(path, device, precision, out);
   if (loaded.ok()) model_cache[key] = CacheEntry{version, *out};
   return loaded;
 }
@@ -260,7 +281,7 @@ Status inspect_model(const std::string &path, Device device, ModelInfo *info) {
   if (!status.ok()) return status;
   std::shared_ptr<const LoadedModel> model;
   try {
-    status = internal::load_model(path, where, &model);
+    status = internal::load_model(path, where, Precision::Fp32, &model);
   } catch (const std::exception &e) {
     return Status::failure(quoted(path) + ": " + summarize(e.what()));
   }

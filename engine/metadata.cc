@@ -133,6 +133,7 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   fields.take("base_multiple", &read.base_multiple);
   fields.take("recommended_tile_size", &read.recommended_tile_size);
   fields.take("memory_bytes_per_pixel", &read.memory_bytes_per_pixel);
+  fields.take("bf16_psnr_change_db", &read.bf16_psnr_change_db);
   fields.take("parameters", &read.parameters);
   if (read.default_stages > read.max_stages) {
     // Either key may be absent, so the ranges alone do not catch this.

@@ -43,7 +43,11 @@
  *   recommended_tile_size: the CPU tile the automatic choice takes;
  *   memory_bytes_per_pixel: measured peak memory per input pixel (0 = not
  *     measured);
- *   parameters: the network's parameter count. */
+ *   parameters: the network's parameter count;
+ *   bf16_psnr_change_db: the largest PSNR change, in dB, that running the
+ *     network in bfloat16 made against float32 on the exporter's check
+ *     pairs (fdikp.precision_check; -1 = not checked): automatic precision
+ *     takes bf16 only when it is within FDIKP_BF16_TOLERANCE_MILLIDB. */
 
 #ifdef __cplusplus
 #include <cstddef>

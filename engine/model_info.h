@@ -23,6 +23,7 @@ constexpr int recommended_tile_size =
     static_cast<int>(metadata::key("recommended_tile_size").fallback);
 constexpr double memory_bytes_per_pixel = metadata::key("memory_bytes_per_pixel").fallback;
 constexpr long long parameters = static_cast<long long>(metadata::key("parameters").fallback);
+constexpr double bf16_psnr_change_db = metadata::key("bf16_psnr_change_db").fallback;
 }  // namespace fallback
 
 // A file without metadata, or without a key, has the schema's defaults.
@@ -44,6 +45,9 @@ struct ModelInfo {
   int recommended_tile_size = fallback::recommended_tile_size;
   double memory_bytes_per_pixel = fallback::memory_bytes_per_pixel;  // 0 = unknown
   long long parameters = fallback::parameters;
+  // The largest PSNR change bfloat16 made against float32 on the check
+  // pairs, in dB; negative = not checked (automatic precision keeps fp32).
+  double bf16_psnr_change_db = fallback::bf16_psnr_change_db;
 };
 
 // The multiple of which a model's input sides must be for `stages` stages:

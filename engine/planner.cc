@@ -102,13 +102,21 @@ Status check_options(const Options &options, const Pixels &pixels) {
 Status prepare(const Options &options, Prepared *out, std::vector<std::string> *warnings) {
   Status status = resolve_device(options.device, &out->device);
   if (!status.ok()) return status;
-  status = load_model(options.model_path, out->device, &out->model);
+  status = load_model(options.model_path, out->device, Precision::Fp32, &out->model);
   if (!status.ok() && out->device.is_cuda()) {
     if (warnings) warnings->push_back(status.message() + "; running on the CPU instead");
     out->device = torch::kCPU;
-    status = load_model(options.model_path, out->device, &out->model);
+    status = load_model(options.model_path, out->device, Precision::Fp32, &out->model);
   }
   if (!status.ok()) return status;
+  // The float32 load told the metadata; a bfloat16 run has a graph of its
+  // own (cached beside the float32 one).
+  out->precision =
+      resolve_precision(options.precision, out->device, out->model->info, warnings);
+  if (out->precision == Precision::Bf16) {
+    status = load_model(options.model_path, out->device, out->precision, &out->model);
+    if (!status.ok()) return status;
+  }
   const ModelInfo &info = out->model->info;
   if (options.stages > info.max_stages)
     return Status::failure(quoted(options.model_path) + " supports at most " +
@@ -133,6 +141,7 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
     const Status status = internal::prepare(options, &prepared, warnings);
     if (!status.ok()) return status;
     plan->device = prepared.device.is_cuda() ? Device::Cuda : Device::Cpu;
+    plan->precision = prepared.precision;
     plan->stages = prepared.stages;
     plan->tile_size = prepared.tile;
     plan->multiple = prepared.multiple;

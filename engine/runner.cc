@@ -35,7 +35,9 @@ using internal::load_model;
 using internal::LoadedModel;
 using internal::mentions_out_of_memory;
 using internal::model_layout;
+using internal::PrecisionScope;
 using internal::prepare;
+using internal::resolve_precision;
 using internal::Prepared;
 using internal::quoted;
 using internal::reference_blas_loaded;
@@ -69,10 +71,16 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
                               .permute({0, 3, 1, 2}),
                           model)
                  .to(model.device);
-    const auto result = model.module.forward({x, static_cast<int64_t>(stages)});
+    torch::jit::IValue result;
+    {
+      const PrecisionScope precision(model.precision, model.device);
+      result = model.module.forward({x, static_cast<int64_t>(stages)});
+    }
     if (!result.isTensor())
       return {Outcome::Failed, quoted(path) + " returned " + result.tagKind() + ", not a Tensor"};
     auto y = result.toTensor();
+    if (model.precision == Precision::Bf16 && y.scalar_type() == torch::kBFloat16)
+      y = y.to(torch::kFloat32);
     if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
       std::ostringstream why;
       why << quoted(path) << " returned shape " << y.sizes() << " for a tile of shape " << x.sizes()
@@ -177,6 +185,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
     const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
     for (;;) {
       ri.device = device.is_cuda() ? Device::Cuda : Device::Cpu;
+      ri.precision = model->precision;
       ri.graph = model->graph;
       ri.tile_size = tile;
       ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
@@ -213,7 +222,10 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
         case Outcome::DeviceFault:
           ri.warnings.push_back("CUDA failed (" + result.message + "); running on the CPU instead");
           device = torch::kCPU;
-          status = load_model(options.model_path, device, &model);
+          status = load_model(options.model_path, device,
+                              resolve_precision(options.precision, device, model->info,
+                                                &ri.warnings),
+                              &model);
           if (!status.ok()) return status;
           // The tile was sized for the GPU; the CPU's is smaller (never
           // larger: a host asked for the input the planned tile reads).

@@ -94,6 +94,20 @@ engine_device (FdikpDeblurDevice device)
     }
 }
 
+static fdikp::Precision
+engine_precision (FdikpDeblurPrecision precision)
+{
+  switch (precision)
+    {
+    case FDIKP_DEBLUR_PRECISION_FP32:
+      return fdikp::Precision::Fp32;
+    case FDIKP_DEBLUR_PRECISION_BF16:
+      return fdikp::Precision::Bf16;
+    default:
+      return fdikp::Precision::Auto;
+    }
+}
+
 static void
 prepare (GeglOperation *operation)
 {
@@ -117,6 +131,7 @@ engine_options (GeglProperties *o, fdikp::Options *options, std::string *error)
   options->tile_size    = o->tile_size;
   options->tile_overlap = o->tile_overlap;
   options->device       = engine_device (o->device);
+  options->precision    = engine_precision (o->precision);
   return fdikp::find_model (o->model ? o->model : "", &options->model_path, error);
 }
 

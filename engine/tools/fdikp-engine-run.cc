@@ -21,7 +21,8 @@ namespace {
 
 const char kUsage[] =
     "usage: fdikp-engine-run --model MODEL [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
-    "                        [--device auto|cpu|cuda] [--memory-budget-mb MB] [--threads N]\n"
+    "                        [--device auto|cpu|cuda] [--precision auto|fp32|bf16]\n"
+    "                        [--memory-budget-mb MB] [--threads N]\n"
     "                        [--repeat N] IN.npy OUT.npy\n"
     "       fdikp-engine-run --model MODEL --inspect\n"
     "       fdikp-engine-run --runtime\n"
@@ -91,6 +92,9 @@ int main(int argc, char **argv) {
     } else if (arg == "--device" && has_value) {
       if (!fdikp::parse_device(argv[++i], &options.device))
         return usage_error(std::string("unknown device '") + argv[i] + "'");
+    } else if (arg == "--precision" && has_value) {
+      if (!fdikp::parse_precision(argv[++i], &options.precision))
+        return usage_error(std::string("unknown precision '") + argv[i] + "'");
     } else if ((arg == "--stages" || arg == "--tile-size" || arg == "--tile-overlap" ||
                 arg == "--memory-budget-mb" || arg == "--threads" || arg == "--repeat") &&
                has_value) {
@@ -122,10 +126,11 @@ int main(int argc, char **argv) {
     std::printf(
         "name=%s title=\"%s\" speed_class=%s "
         "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
-        "recommended_tile_size=%d parameters=%lld\n",
+        "recommended_tile_size=%d parameters=%lld bf16_psnr_change_db=%g cpu_bf16=%s\n",
         info.name.c_str(), info.title.c_str(), info.speed_class.c_str(), info.architecture.c_str(),
         info.version.c_str(), info.default_stages, info.max_stages, info.base_multiple,
-        info.recommended_tile_size, info.parameters);
+        info.recommended_tile_size, info.parameters, info.bf16_psnr_change_db,
+        fdikp::cpu_has_bf16() ? "yes" : "no");
     return 0;
   }
   if (npositional != 2) return usage_error("expected IN.npy and OUT.npy");
@@ -192,9 +197,9 @@ int main(int argc, char **argv) {
                    positional[0].c_str(), positional[1].c_str());
       return 1;
     }
-    std::printf("device=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
-                fdikp::device_name(info.device), info.tile_size, info.tile_overlap, info.tiles,
-                seconds);
+    std::printf("device=%s precision=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
+                fdikp::device_name(info.device), fdikp::precision_name(info.precision),
+                info.tile_size, info.tile_overlap, info.tiles, seconds);
     if (run == 0) std::printf("graph: %s\n", info.graph.c_str());
     std::fflush(stdout);
   }

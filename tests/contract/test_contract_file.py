@@ -32,11 +32,11 @@ GENERATOR = os.path.join(SOURCE, "engine", "contract-gen.py")
 NEW_INT = {"name": "strength", "type": "int", "label": "Strength",
            "minimum": 0, "maximum": 200, "default": 100,
            "description": "How much of the correction to apply, in percent"}
-NEW_ENUM = {"name": "precision", "type": "enum", "label": "Precision", "default": "auto",
+NEW_ENUM = {"name": "padding", "type": "enum", "label": "Padding", "default": "auto",
             "values": [{"nick": "auto", "label": "Automatic"},
-                       {"nick": "fp32", "label": "32-bit float"},
-                       {"nick": "bf16", "label": "bfloat16"}],
-            "description": "The number format the network computes in"}
+                       {"nick": "reflect", "label": "Mirrored"},
+                       {"nick": "replicate", "label": "Repeated edge"}],
+            "description": "How tiles are extended past the image edge"}
 
 
 def load_contract():
@@ -107,7 +107,7 @@ class ContractFile(unittest.TestCase):
         header = generate(self.grown, "option-limits")
         for line in ("#define FDIKP_STRENGTH_MIN 0", "#define FDIKP_STRENGTH_MAX 200",
                      "#define FDIKP_STRENGTH_DEFAULT 100",
-                     '#define FDIKP_PRECISION_DEFAULT "auto"'):
+                     '#define FDIKP_PADDING_DEFAULT "auto"'):
             self.assertIn(line, header)
 
     def test_a_new_option_reaches_the_op(self):
@@ -115,20 +115,20 @@ class ContractFile(unittest.TestCase):
         self.assertIn('property_int (strength, _("Strength"), FDIKP_STRENGTH_DEFAULT)',
                       properties)
         self.assertIn("value_range (FDIKP_STRENGTH_MIN, FDIKP_STRENGTH_MAX)", properties)
-        self.assertIn("enum_value (FDIKP_DEBLUR_PRECISION_BF16, \"bf16\"", properties)
-        self.assertIn("property_enum (precision, _(\"Precision\"), FdikpDeblurPrecision, "
-                      "fdikp_deblur_precision, FDIKP_DEBLUR_PRECISION_AUTO)", properties)
+        self.assertIn("enum_value (FDIKP_DEBLUR_PADDING_REPLICATE, \"replicate\"", properties)
+        self.assertIn("property_enum (padding, _(\"Padding\"), FdikpDeblurPadding, "
+                      "fdikp_deblur_padding, FDIKP_DEBLUR_PADDING_AUTO)", properties)
 
     def test_a_new_option_reaches_the_batch_command(self):
         batch = batch_command(self.grown)
-        args = batch.parse_args(["-o", "out", "--strength", "150", "--precision", "bf16",
+        args = batch.parse_args(["-o", "out", "--strength", "150", "--padding", "replicate",
                                  "a.jpg"])
         arguments = batch.procedure_arguments(args)
-        self.assertEqual((arguments["strength"], arguments["precision"]), (150, "bf16"))
+        self.assertEqual((arguments["strength"], arguments["padding"]), (150, "replicate"))
         self.assertEqual(arguments["tile-size"], 0)
         defaults = batch.procedure_arguments(batch.parse_args(["-o", "out", "a.jpg"]))
-        self.assertEqual((defaults["strength"], defaults["precision"]), (100, "auto"))
-        for bad in (["--strength", "201"], ["--precision", "fp16"]):
+        self.assertEqual((defaults["strength"], defaults["padding"]), (100, "auto"))
+        for bad in (["--strength", "201"], ["--padding", "circular"]):
             with self.subTest(bad), redirect_stderr(io.StringIO()):
                 with self.assertRaises(SystemExit):
                     batch.parse_args(["-o", "out", *bad, "a.jpg"])

@@ -453,6 +453,88 @@ TEST(the_catalog_reads_what_libtorch_reads_from_real_archives) {
   CHECK_EQ(info.title, "Test Sharpen");
 }
 
+TEST(precision_names_parse_and_bad_ones_are_refused) {
+  fdikp::Precision p = fdikp::Precision::Auto;
+  CHECK(fdikp::parse_precision("bf16", &p));
+  CHECK(p == fdikp::Precision::Bf16);
+  CHECK(fdikp::parse_precision("fp32", &p));
+  CHECK(p == fdikp::Precision::Fp32);
+  CHECK(fdikp::parse_precision("auto", &p));
+  CHECK(p == fdikp::Precision::Auto);
+  CHECK(!fdikp::parse_precision("fp16", &p));
+  CHECK(!fdikp::parse_precision("", &p));
+  CHECK(p == fdikp::Precision::Auto);  // unchanged by a refusal
+  CHECK_EQ(std::string(fdikp::precision_name(fdikp::Precision::Bf16)), "bf16");
+}
+
+constexpr double kBf16SharpenTolerance = 0.03;
+
+TEST(bf16_runs_the_network_in_bfloat16_close_to_fp32) {
+  const int w = 96, h = 80;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> fp32, bf16;
+  auto o = options_for("sharpen.pt", 64, 16);
+  o.precision = fdikp::Precision::Fp32;
+  fdikp::RunInfo info;
+  CHECK(run_image(o, in, &fp32, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Fp32);
+  o.precision = fdikp::Precision::Bf16;
+  CHECK(run_image(o, in, &bf16, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Bf16);
+  // bfloat16 keeps 8 bits of mantissa: each input in [0, 1] rounds by up
+  // to 2^-9, the sharpen's weights (exact in bfloat16) sum to 9 in
+  // magnitude, and its output, up to 5, rounds by up to 2^-7: about 0.026
+  // at most. It must move, and no further.
+  const double diff = max_difference(fp32, bf16, w, h, 3);
+  CHECK(diff > 0);
+  CHECK(diff < kBf16SharpenTolerance);
+}
+
+TEST(auto_precision_takes_bf16_only_where_checked_and_the_cpu_has_it) {
+  const int w = 64, h = 48;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> fp32, out;
+  auto o = options_for("sharpen.pt", 0, 16);
+  o.precision = fdikp::Precision::Fp32;
+  CHECK(run_image(o, in, &fp32, w, h, 3).ok());
+  fdikp::RunInfo info;
+  // A model without the check runs float32, bit for bit, on any CPU.
+  setenv("FDIKP_CPU_BF16", "yes", 1);
+  o.precision = fdikp::Precision::Auto;
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Fp32);
+  CHECK_EQ(max_difference(fp32, out, w, h, 3), 0.0);
+  // A model whose check failed runs float32.
+  o.model_path = fixture("sharpen-bf16-failed.pt");
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Fp32);
+  // A checked model takes bfloat16 on a CPU that has it, and not on one
+  // that lacks it.
+  o.model_path = fixture("sharpen-bf16-checked.pt");
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Bf16);
+  CHECK(max_difference(fp32, out, w, h, 3) < kBf16SharpenTolerance);
+  setenv("FDIKP_CPU_BF16", "no", 1);
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Fp32);
+  CHECK_EQ(max_difference(fp32, out, w, h, 3), 0.0);
+  // Asked for explicitly on such a CPU, bf16 runs, with a warning.
+  o.precision = fdikp::Precision::Bf16;
+  CHECK(run_image(o, in, &out, w, h, 3, &info).ok());
+  CHECK(info.precision == fdikp::Precision::Bf16);
+  std::string warnings;
+  for (const auto &warning : info.warnings) warnings += warning + "\n";
+  CHECK_CONTAINS(warnings, "no bfloat16 instructions");
+  unsetenv("FDIKP_CPU_BF16");
+  // The metadata key reads back.
+  fdikp::ModelInfo checked, bare;
+  CHECK(fdikp::inspect_model(fixture("sharpen-bf16-checked.pt"), fdikp::Device::Cpu, &checked)
+            .ok());
+  CHECK(std::fabs(checked.bf16_psnr_change_db - 0.004) < 1e-9);
+  CHECK(fdikp::inspect_model(fixture("sharpen.pt"), fdikp::Device::Cpu, &bare).ok());
+  CHECK(bare.bf16_psnr_change_db < 0);
+}
+
 TEST(runtime_summary_names_the_blas) {
   const std::string summary = fdikp::runtime_summary();
   std::fprintf(stderr, "  %s\n", summary.c_str());
