@@ -43,7 +43,12 @@
  *   recommended_tile_size: the CPU tile the automatic choice takes;
  *   memory_bytes_per_pixel: measured peak memory per input pixel (0 = not
  *     measured);
- *   parameters: the network's parameter count. */
+ *   parameters: the network's parameter count;
+ *   defocus_map, defocus_map_unit, defocus_map_multiple,
+ *     defocus_map_training: 1 when the file has a defocus map (a method
+ *     defocus_map(image) -> N x 1 x H x W), its unit ("px": radius of the
+ *     blur disc in pixels), the multiple its input sides are padded to, how
+ *     its network was trained. */
 
 #ifdef __cplusplus
 #include <cstddef>

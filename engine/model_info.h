@@ -23,6 +23,8 @@ constexpr int recommended_tile_size =
     static_cast<int>(metadata::key("recommended_tile_size").fallback);
 constexpr double memory_bytes_per_pixel = metadata::key("memory_bytes_per_pixel").fallback;
 constexpr long long parameters = static_cast<long long>(metadata::key("parameters").fallback);
+constexpr int defocus_map_multiple =
+    static_cast<int>(metadata::key("defocus_map_multiple").fallback);
 }  // namespace fallback
 
 // A file without metadata, or without a key, has the schema's defaults.
@@ -44,6 +46,14 @@ struct ModelInfo {
   int recommended_tile_size = fallback::recommended_tile_size;
   double memory_bytes_per_pixel = fallback::memory_bytes_per_pixel;  // 0 = unknown
   long long parameters = fallback::parameters;
+  // A defocus map (Output::DefocusMap): the file has a method
+  // defocus_map(image) -> N x 1 x H x W, the blur radius in
+  // defocus_map_unit ("px", pixels: the one unit this engine reads), whose
+  // input sides are padded to defocus_map_multiple; how it was trained.
+  bool defocus_map = false;
+  std::string defocus_map_unit = "px";
+  int defocus_map_multiple = fallback::defocus_map_multiple;
+  std::string defocus_map_training;
 };
 
 // The multiple of which a model's input sides must be for `stages` stages:
