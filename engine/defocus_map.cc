@@ -37,8 +37,7 @@ std::string map_problem(const torch::Tensor &map, int height, int width) {
         << " (it must be [1, 1, " << height << ", " << width << "])";
   else if (map.scalar_type() != torch::kFloat32)
     why << "returned " << c10::toString(map.scalar_type()) << ", not float32";
-  else if (!torch::isfinite(map).all().item<bool>())
-    why << "returned NaN or infinite values";
+  else if (!torch::isfinite(map).all().item<bool>()) why << "returned NaN or infinite values";
   return why.str();
 }
 
@@ -78,8 +77,7 @@ Status check_map_contract(const std::string &path, const LoadedModel &model) {
     return Status::failure(claim + "defocus_map returned " + result.tagKind() + ", not a Tensor");
   const torch::Tensor map = result.toTensor();
   std::string problem = map_problem(map, side, side);
-  if (problem.empty() && (map < 0).any().item<bool>())
-    problem = "returned negative radii";
+  if (problem.empty() && (map < 0).any().item<bool>()) problem = "returned negative radii";
   if (!problem.empty())
     return Status::failure(claim + "on a " + probe_name + " test image its map " + problem);
   return Status::success();
@@ -92,11 +90,11 @@ PassResult infer_map_tile(const LoadedModel &model, const std::string &path, con
     // Interleaved RGB -> N x 3 x H x W, contiguous: only forward's graph is
     // rewritten for channels-last inputs (cpu_graph.h). from_blob wants a
     // mutable pointer; the buffer is the streaming's copy of the tile.
-    const auto x = torch::from_blob(const_cast<float *>(input), {1, height, width, 3},
-                                    torch::kFloat32)
-                       .permute({0, 3, 1, 2})
-                       .contiguous()
-                       .to(model.device);
+    const auto x =
+        torch::from_blob(const_cast<float *>(input), {1, height, width, 3}, torch::kFloat32)
+            .permute({0, 3, 1, 2})
+            .contiguous()
+            .to(model.device);
     const auto result = model.module.get_method(kMethod)({x});
     if (!result.isTensor())
       return {Outcome::Failed,

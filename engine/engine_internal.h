@@ -99,8 +99,7 @@ streaming::PassResult classify(const std::string &what, const LoadedModel &model
 // Runs one tile's inference, turning what LibTorch throws into the
 // outcome the runner recovers from (runner.cc, defocus_map.cc).
 template <typename Body>
-streaming::PassResult guarded_tile(const LoadedModel &model, const std::string &path,
-                                   Body &&body) {
+streaming::PassResult guarded_tile(const LoadedModel &model, const std::string &path, Body &&body) {
   using streaming::Outcome;
   try {
     return body();

@@ -117,15 +117,16 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
                              "choose a model exported with one (fdikp.export --defocus-head)");
     if (info.defocus_map_unit != "px")
       return Status::failure(quoted(options.model_path) + " gives its defocus map in \"" +
-                             info.defocus_map_unit + "\", a unit this filter does not read ("
+                             info.defocus_map_unit +
+                             "\", a unit this filter does not read ("
                              "it reads \"px\")");
     out->stages = 0;  // the map has none
     out->multiple = info.defocus_map_multiple;
   } else {
     if (options.stages > info.max_stages)
-    return Status::failure(quoted(options.model_path) + " supports at most " +
-                           std::to_string(info.max_stages) + " stages (got " +
-                           std::to_string(options.stages) + ")");
+      return Status::failure(quoted(options.model_path) + " supports at most " +
+                             std::to_string(info.max_stages) + " stages (got " +
+                             std::to_string(options.stages) + ")");
     out->stages = options.stages == FDIKP_STAGES_AUTOMATIC ? info.default_stages : options.stages;
     out->multiple = size_multiple(info.base_multiple, out->stages);
   }

@@ -86,8 +86,8 @@ class TiledPass {
       if (final_end > band_top) {
         pixels_.write(Rect{region_.x, band_top, width, final_end - band_top}, band.data());
       }
-      band.erase(band.begin(),
-                 band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * channels_);
+      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) *
+                                                  width * channels_);
       band_top = final_end;
     }
     return {};

@@ -152,8 +152,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   const bool deblur = npositional == 2;
-  if ((deblur && !output.create(positional[1], shape.height, shape.width, shape.channels,
-                                &error)) ||
+  if ((deblur &&
+       !output.create(positional[1], shape.height, shape.width, shape.channels, &error)) ||
       (!map_path.empty() && !map.create(map_path, shape.height, shape.width, 1, &error))) {
     std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
     return 1;

@@ -128,9 +128,10 @@ TEST(a_tiled_map_equals_the_untiled_map_within_tolerance) {
   CHECK(map_of(map_options("map-local.pt", 32, 8), in, w, h, &tiled, &info).ok());
   CHECK(info.tiles > 40);
   const double local = max_difference(whole, tiled, w, 1);
-  std::printf("local map, 32-px tiles against one tile: max |difference| %.3g px inside, "
-              "%.3g px with the border pixels\n",
-              local, max_difference(whole, tiled, w));
+  std::printf(
+      "local map, 32-px tiles against one tile: max |difference| %.3g px inside, "
+      "%.3g px with the border pixels\n",
+      local, max_difference(whole, tiled, w));
   CHECK(local <= kLocalTolerance);
 
   CHECK(map_of(map_options("map-head.pt", 256), in, w, h, &whole, &info).ok());
@@ -140,12 +141,12 @@ TEST(a_tiled_map_equals_the_untiled_map_within_tolerance) {
   double sum = 0;
   for (std::size_t i = 0; i < whole.size(); ++i) sum += std::fabs(whole[i] - tiled[i]);
   const double head = max_difference(whole, tiled, w), mean = sum / whole.size();
-  std::printf("trained head, 128-px tiles (64 overlap) against one tile: max %.3g px, "
-              "%.3g px 8 px from the borders, %.3g px 32 px from them, mean %.3g px; "
-              "radii %.2f..%.2f px\n",
-              head, max_difference(whole, tiled, w, 8), max_difference(whole, tiled, w, 32), mean,
-              *std::min_element(whole.begin(), whole.end()),
-              *std::max_element(whole.begin(), whole.end()));
+  std::printf(
+      "trained head, 128-px tiles (64 overlap) against one tile: max %.3g px, "
+      "%.3g px 8 px from the borders, %.3g px 32 px from them, mean %.3g px; "
+      "radii %.2f..%.2f px\n",
+      head, max_difference(whole, tiled, w, 8), max_difference(whole, tiled, w, 32), mean,
+      *std::min_element(whole.begin(), whole.end()), *std::max_element(whole.begin(), whole.end()));
   CHECK(head <= kHeadBorderTolerancePx);
   CHECK(max_difference(whole, tiled, w, 8) <= kHeadInsideTolerancePx);
   CHECK(mean <= kHeadMeanTolerancePx);
