@@ -10,6 +10,7 @@ import sys
 import tempfile
 import unittest
 
+import numpy as np
 import torch
 
 from fdikp.defocus_head import DefocusHead
@@ -107,6 +108,31 @@ class MapExportTest(unittest.TestCase):
             got = torch.jit.load(out).defocus_map(image)
             want = head(image)
         self.assertLess(float((got - want).abs().max()), 1e-4)
+
+    def test_the_engine_deblurs_the_file_as_before_and_computes_its_map(self):
+        engine = os.environ.get("FDIKP_ENGINE_RUN", "")
+        if not engine or not os.access(engine, os.X_OK):
+            self.skipTest("FDIKP_ENGINE_RUN is unset: build the engine's CLI and point the "
+                          "variable at it")
+        image = np.random.default_rng(2).random((80, 96, 3), dtype=np.float32)
+        source = os.path.join(self.tmp.name, "in.npy")
+        np.save(source, image)
+        outputs = []
+        for model in (self.plain_file, self.map_file):
+            out = os.path.join(self.tmp.name, "out.npy")
+            radii = os.path.join(self.tmp.name, "map.npy")
+            extra = ("--defocus-map", radii) if model == self.map_file else ()
+            done = subprocess.run([engine, "--model", model, "--device", "cpu", *extra, source,
+                                   out], capture_output=True, text=True, timeout=600)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            outputs.append(np.load(out))
+        self.assertTrue(np.array_equal(outputs[0], outputs[1]))
+        with torch.inference_mode():
+            want = self.mapped.defocus_map(torch.from_numpy(image).permute(2, 0, 1)[None])
+        got = np.load(radii)[..., 0]
+        # One tile (the automatic tile is larger than the image): the
+        # engine's map is the file's, to float rounding.
+        self.assertLess(np.abs(got - want[0, 0].numpy()).max(), 1e-4)
 
 
 if __name__ == "__main__":
