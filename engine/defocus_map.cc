@@ -25,7 +25,7 @@ using internal::summarize;
 using streaming::Outcome;
 using streaming::PassResult;
 
-constexpr const char *kMethod = "defocus_map";
+using internal::kDefocusMapMethod;
 constexpr int kProbeMinSide = 16;
 
 // What is wrong with a map for an input of `height` x `width`, or "".
@@ -51,7 +51,7 @@ namespace internal {
 // radius of the blur disc in pixels.
 Status check_map_contract(const std::string &path, const LoadedModel &model) {
   const std::string claim = quoted(path) + " says it has a defocus map, but ";
-  const auto method = model.module.find_method(kMethod);
+  const auto method = model.module.find_method(kDefocusMapMethod);
   if (!method) return Status::failure(claim + "it has no defocus_map method");
   const auto &args = method->function().getSchema().arguments();
   if (args.size() != 2 || args[1].type()->kind() != c10::TypeKind::TensorType) {
@@ -95,7 +95,7 @@ PassResult infer_map_tile(const LoadedModel &model, const std::string &path, con
             .permute({0, 3, 1, 2})
             .contiguous()
             .to(model.device);
-    const auto result = model.module.get_method(kMethod)({x});
+    const auto result = model.module.get_method(kDefocusMapMethod)({x});
     if (!result.isTensor())
       return {Outcome::Failed,
               quoted(path) + "'s defocus map returned " + result.tagKind() + ", not a Tensor"};

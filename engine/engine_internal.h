@@ -59,6 +59,9 @@ Status load_model(const std::string &path, torch::Device device,
 // constant (constant images hide channel mix-ups), in [0.1, 0.9].
 torch::Tensor probe_image(int side, torch::Device device);
 
+// The method a model file's defocus map is (ModelInfo::defocus_map).
+constexpr const char *kDefocusMapMethod = "defocus_map";
+
 // defocus_map.cc: the map method's contract (ModelInfo::defocus_map) on a
 // probe image, and one tile's map (streaming::Infer, one channel).
 Status check_map_contract(const std::string &path, const LoadedModel &model);

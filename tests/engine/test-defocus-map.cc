@@ -109,6 +109,11 @@ TEST(the_map_is_the_models_radius_in_pixels) {
   CHECK(*std::max_element(map.begin(), map.end()) <= 10.0f);  // |x - mean| <= 1, x 10 px
   CHECK(*std::max_element(map.begin(), map.end()) > 1.0f);
 
+  // A file that is not frozen keeps its map through the CPU graph step.
+  std::vector<float> unfrozen;
+  CHECK(map_of(map_options("map-unfrozen.pt"), in, w, h, &unfrozen).ok());
+  CHECK(unfrozen == map);
+
   fdikp::ModelInfo model;
   CHECK(fdikp::inspect_model(fixture("map-local.pt"), fdikp::Device::Cpu, &model).ok());
   CHECK(model.defocus_map);
