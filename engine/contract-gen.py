@@ -9,6 +9,9 @@
                                                    expands
     contract-gen.py CONTRACT op-properties OUT     the GEGL op's enum and
                                                    property declarations
+    contract-gen.py CONTRACT map-op-properties OUT the same for the defocus
+                                                   map op (its own enum
+                                                   types; its options only)
     contract-gen.py CONTRACT strings OUT           every user-visible string,
                                                    for xgettext
     contract-gen.py CONTRACT check                 only checks the file
@@ -23,6 +26,10 @@ import json
 import sys
 
 TYPES = ("string", "int", "enum")
+# The GEGL ops an option may belong to ("ops"; all of them when absent) and
+# the word their C enums are named with: each op registers its own enum
+# types, since GObject takes a type name once per process.
+OPS = {"defocus-deblur": "deblur", "defocus-map": "defocus_map"}
 METADATA_TYPES = ("STRING", "NAME", "LABEL", "INT", "NUMBER")
 
 
@@ -73,6 +80,9 @@ def check(contract):
         names.add(name)
         if kind not in TYPES:
             raise ContractError("option %s: type %r is not one of %s" % (name, kind, TYPES))
+        if not set(entry.get("ops", OPS)) <= set(OPS):
+            raise ContractError("option %s: ops %r are not among %s"
+                                % (name, entry["ops"], sorted(OPS)))
         for field in ("label", "description"):
             if not entry.get(field):
                 raise ContractError("option %s has no %s" % (name, field))
@@ -156,26 +166,30 @@ def metadata_keys(contract):
                  "FDIKP_METADATA_KEY(key, type, minimum, maximum, default, longest).")
 
 
-def op_properties(contract):
+def op_properties(contract, op="defocus-deblur"):
     """GEGL's chant declarations (gegl-op.h), for the op's GEGL_PROPERTIES
-    section. Strings are marked for translation as the op's own were."""
+    section: the options whose "ops" name `op`. Strings are marked for
+    translation as the op's own were."""
     lines = []
+    word = OPS[op]
     for entry in contract["options"]:
+        if op not in entry.get("ops", OPS):
+            continue
         name, label = entry["name"], c_string(entry["label"])
         description = "_(%s)" % c_string(entry["description"])
         if entry["type"] == "enum":
-            enum = "fdikp_deblur_" + name
-            type_name = "FdikpDeblur" + name.title().replace("_", "")
+            enum = "fdikp_%s_%s" % (word, name)
+            type_name = "Fdikp" + (word + "_" + name).title().replace("_", "")
             lines.append("enum_start (%s)" % enum)
             for value in entry["values"]:
                 lines.append("  enum_value (%s, %s, N_(%s))"
-                             % (macro("deblur", name, value["nick"]), c_string(value["nick"]),
+                             % (macro(word, name, value["nick"]), c_string(value["nick"]),
                                 c_string(value["label"])))
             lines.append("enum_end (%s)" % type_name)
             lines.append("")
             lines.append("property_enum (%s, _(%s), %s, %s, %s)"
                          % (name, label, type_name, enum,
-                            macro("deblur", name, entry["default"])))
+                            macro(word, name, entry["default"])))
             lines.append("  description (%s)" % description)
         elif entry["type"] == "int":
             lines.append("property_int (%s, _(%s), %s)" % (name, label, macro(name, "default")))
@@ -223,7 +237,9 @@ def strings(contract):
 
 
 GENERATORS = {"option-limits": option_limits, "metadata-keys": metadata_keys,
-              "op-properties": op_properties, "strings": strings}
+              "op-properties": op_properties,
+              "map-op-properties": lambda contract: op_properties(contract, "defocus-map"),
+              "strings": strings}
 
 
 def main(argv):

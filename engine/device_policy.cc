@@ -174,9 +174,10 @@ Status resolve_device(Device requested, torch::Device *device) {
   return Status::failure("unknown device");
 }
 
-Precision resolve_precision(Precision requested, torch::Device device, const ModelInfo &info,
+Precision resolve_precision(const Options &options, torch::Device device, const ModelInfo &info,
                             std::vector<std::string> *warnings) {
-  if (requested == Precision::Fp32) return Precision::Fp32;
+  const Precision requested = options.precision;
+  if (requested == Precision::Fp32 || options.output == Output::DefocusMap) return Precision::Fp32;
   if (requested == Precision::Bf16) {
     if (!device.is_cuda() && !cpu_has_bf16() && warnings)
       warnings->push_back(

@@ -42,8 +42,20 @@ const char *precision_name(Precision precision);
 // answer (tests, and a way out should a CPU mis-report).
 bool cpu_has_bf16();
 
+// What a run computes from the image.
+enum class Output {
+  // The deblurred image: Pixels::write gets 3 floats (R'G'B') per pixel.
+  Deblurred,
+  // The model's defocus map: Pixels::write gets 1 float per pixel, the
+  // radius of the blur disc there in pixels (>= 0). Only a model whose
+  // metadata says it has one (ModelInfo::defocus_map); the others fail with
+  // a message naming the file. Stages do not apply (the run's are 0).
+  DefocusMap,
+};
+
 struct Options {
   std::string model_path;  // TorchScript file; must be set
+  Output output = Output::Deblurred;
   // Scale-recurrent stages, 1..FDIKP_STAGES_MAX, or FDIKP_STAGES_AUTOMATIC
   // (0, the default): the model's own default_stages (option_limits.h).
   int stages = FDIKP_STAGES_DEFAULT;
@@ -136,6 +148,13 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
 // from in to out unchanged. in and out must not overlap.
 Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
                        int channels, const Callbacks &callbacks, RunInfo *info = nullptr);
+
+// run() with options.output = Output::DefocusMap over a contiguous
+// interleaved float image with `channels` (3 or 4) values per pixel: `map`
+// gets width * height blur radii in pixels, row by row.
+Status defocus_map_interleaved(const Options &options, const float *in, float *map, int width,
+                               int height, int channels, const Callbacks &callbacks,
+                               RunInfo *info = nullptr);
 
 // Loads (or finds in the cache) the model and checks its contract; *info
 // gets the facts about it (model_info.h) without running an image through it.

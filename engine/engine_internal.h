@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include <torch/script.h>
 
 #include "engine.h"
+#include "streaming.h"
 
 namespace fdikp {
 namespace internal {
@@ -57,12 +59,27 @@ torch::Tensor model_layout(const torch::Tensor &x, const LoadedModel &model);
 // file version.
 Status load_model(const std::string &path, torch::Device device, Precision precision,
                   std::shared_ptr<const LoadedModel> *out);
+// The contract checks' test image: 1 x 3 x side x side, smooth and not
+// constant (constant images hide channel mix-ups), in [0.1, 0.9].
+torch::Tensor probe_image(int side, torch::Device device);
+
+// The method a model file's defocus map is (ModelInfo::defocus_map).
+constexpr const char *kDefocusMapMethod = "defocus_map";
+
+// defocus_map.cc: the map method's contract (ModelInfo::defocus_map) on a
+// probe image, and one tile's map (streaming::Infer, one channel).
+Status check_map_contract(const std::string &path, const LoadedModel &model);
+streaming::PassResult infer_map_tile(const LoadedModel &model, const std::string &path,
+                                     const float *input, int width, int height,
+                                     std::vector<float> *output);
 
 // device_policy.cc
 Status resolve_device(Device requested, torch::Device *device);
-// The precision a run on `device` uses (never Auto); a warning when bf16
-// was asked for on a CPU without bfloat16 instructions.
-Precision resolve_precision(Precision requested, torch::Device device, const ModelInfo &info,
+// The precision a run of `options` on `device` uses (never Auto); a
+// warning when bf16 was asked for on a CPU without bfloat16 instructions.
+// A defocus map runs in float32 whatever was asked (its method is outside
+// the autocast scope).
+Precision resolve_precision(const Options &options, torch::Device device, const ModelInfo &info,
                             std::vector<std::string> *warnings);
 void default_threads();  // LibTorch's and OpenBLAS's threads, once
 bool reference_blas_loaded();
@@ -103,6 +120,31 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
 
 // runner.cc: forgets the tiles kept between runs (clear_model_cache).
 void clear_tile_memo();
+// Pixels that read interleaved floats with `channels` (>= 3) per pixel;
+// write is the caller's.
+Pixels interleaved_pixels(const float *in, int width, int height, int channels);
+// What a tile's failure means for the run: out of memory, a CUDA fault
+// (continue on the CPU) or a failure naming the model file.
+streaming::PassResult classify(const std::string &what, const LoadedModel &model,
+                               const std::string &path);
+
+// Runs one tile's inference, turning what LibTorch throws into the
+// outcome the runner recovers from (runner.cc, defocus_map.cc).
+template <typename Body>
+streaming::PassResult guarded_tile(const LoadedModel &model, const std::string &path, Body &&body) {
+  using streaming::Outcome;
+  try {
+    return body();
+  } catch (const c10::OutOfMemoryError &e) {
+    return {Outcome::OutOfMemory, summarize(e.what_without_backtrace())};
+  } catch (const std::bad_alloc &) {
+    return {Outcome::OutOfMemory, "out of memory"};
+  } catch (const c10::Error &e) {
+    return classify(e.what_without_backtrace(), model, path);
+  } catch (const std::exception &e) {
+    return classify(e.what(), model, path);
+  }
+}
 
 // Runs body, turning what LibTorch or the standard library throws into a
 // failure for the user (plan() and run() share it).

@@ -132,15 +132,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   }
   const ModelInfo &info = model->info;
   const int side = std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  // A smooth, non-constant probe: constant images hide channel mix-ups.
-  const auto ramp = torch::linspace(0.1, 0.9, side, options);
-  auto probe = torch::stack({ramp.view({side, 1}).expand({side, side}),
-                             ramp.view({1, side}).expand({side, side}),
-                             (ramp.view({side, 1}) * ramp.view({1, side}))})
-                   .unsqueeze(0)
-                   .to(model->device);
-  probe = model_layout(probe, *model);
+  const auto probe = model_layout(internal::probe_image(side, model->device), *model);
   torch::jit::IValue result;
   try {
     c10::InferenceMode guard;
@@ -227,6 +219,10 @@ Status load_uncached(const std::string &path, torch::Device device, Precision pr
     contract = check_contract(path, model.get());
   }
   if (!contract.ok()) return contract;
+  if (model->info.defocus_map) {
+    contract = internal::check_map_contract(path, *model);
+    if (!contract.ok()) return contract;
+  }
   *out = std::move(model);
   return Status::success();
 }
@@ -251,6 +247,15 @@ void use_simple_executor() {
 }  // namespace
 
 namespace internal {
+
+torch::Tensor probe_image(int side, torch::Device device) {
+  const auto ramp = torch::linspace(0.1, 0.9, side, torch::TensorOptions().dtype(torch::kFloat32));
+  return torch::stack({ramp.view({side, 1}).expand({side, side}),
+                       ramp.view({1, side}).expand({side, side}),
+                       (ramp.view({side, 1}) * ramp.view({1, side}))})
+      .unsqueeze(0)
+      .to(device);
+}
 
 Status load_model(const std::string &path, torch::Device device, Precision precision,
                   std::shared_ptr<const LoadedModel> *out) {

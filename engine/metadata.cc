@@ -135,6 +135,10 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   fields.take("memory_bytes_per_pixel", &read.memory_bytes_per_pixel);
   fields.take("bf16_psnr_change_db", &read.bf16_psnr_change_db);
   fields.take("parameters", &read.parameters);
+  fields.take("defocus_map", &read.defocus_map);
+  fields.take("defocus_map_unit", &read.defocus_map_unit);
+  fields.take("defocus_map_multiple", &read.defocus_map_multiple);
+  fields.take("defocus_map_training", &read.defocus_map_training);
   if (read.default_stages > read.max_stages) {
     // Either key may be absent, so the ranges alone do not catch this.
     *error = "its metadata is invalid: \"default_stages\" (" + std::to_string(read.default_stages) +

@@ -47,7 +47,12 @@
  *   bf16_psnr_change_db: the largest PSNR change, in dB, that running the
  *     network in bfloat16 made against float32 on the exporter's check
  *     pairs (fdikp.precision_check; -1 = not checked): automatic precision
- *     takes bf16 only when it is within FDIKP_BF16_TOLERANCE_MILLIDB. */
+ *     takes bf16 only when it is within FDIKP_BF16_TOLERANCE_MILLIDB.
+ *   defocus_map, defocus_map_unit, defocus_map_multiple,
+ *     defocus_map_training: 1 when the file has a defocus map (a method
+ *     defocus_map(image) -> N x 1 x H x W), its unit ("px": radius of the
+ *     blur disc in pixels), the multiple its input sides are padded to, how
+ *     its network was trained. */
 
 #ifdef __cplusplus
 #include <cstddef>

@@ -24,6 +24,8 @@ constexpr int recommended_tile_size =
 constexpr double memory_bytes_per_pixel = metadata::key("memory_bytes_per_pixel").fallback;
 constexpr long long parameters = static_cast<long long>(metadata::key("parameters").fallback);
 constexpr double bf16_psnr_change_db = metadata::key("bf16_psnr_change_db").fallback;
+constexpr int defocus_map_multiple =
+    static_cast<int>(metadata::key("defocus_map_multiple").fallback);
 }  // namespace fallback
 
 // A file without metadata, or without a key, has the schema's defaults.
@@ -48,6 +50,14 @@ struct ModelInfo {
   // The largest PSNR change bfloat16 made against float32 on the check
   // pairs, in dB; negative = not checked (automatic precision keeps fp32).
   double bf16_psnr_change_db = fallback::bf16_psnr_change_db;
+  // A defocus map (Output::DefocusMap): the file has a method
+  // defocus_map(image) -> N x 1 x H x W, the blur radius in
+  // defocus_map_unit ("px", pixels: the one unit this engine reads), whose
+  // input sides are padded to defocus_map_multiple; how it was trained.
+  bool defocus_map = false;
+  std::string defocus_map_unit = "px";
+  int defocus_map_multiple = fallback::defocus_map_multiple;
+  std::string defocus_map_training;
 };
 
 // The multiple of which a model's input sides must be for `stages` stages:

@@ -25,7 +25,8 @@ struct Rect {
 //                     (sRGB-encoded, nominally [0, 1]); rect lies inside the
 //                     image.
 //   write(rect, rgb): take the finished R'G'B' floats of rect (inside the
-//                     region).
+//                     region); of a defocus map (Output::DefocusMap), one
+//                     float per pixel, the blur radius in pixels.
 // progress(fraction) is called after each tile; cancelled() is polled before
 // each tile (a cancelled run ends as cancelled and may have written
 // part of the image: the caller restores it).

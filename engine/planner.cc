@@ -112,18 +112,32 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
   // The float32 load told the metadata; a bfloat16 run has a graph of its
   // own (cached beside the float32 one).
   out->precision =
-      resolve_precision(options.precision, out->device, out->model->info, warnings);
+      resolve_precision(options, out->device, out->model->info, warnings);
   if (out->precision == Precision::Bf16) {
     status = load_model(options.model_path, out->device, out->precision, &out->model);
     if (!status.ok()) return status;
   }
   const ModelInfo &info = out->model->info;
-  if (options.stages > info.max_stages)
-    return Status::failure(quoted(options.model_path) + " supports at most " +
-                           std::to_string(info.max_stages) + " stages (got " +
-                           std::to_string(options.stages) + ")");
-  out->stages = options.stages == FDIKP_STAGES_AUTOMATIC ? info.default_stages : options.stages;
-  out->multiple = size_multiple(info.base_multiple, out->stages);
+  if (options.output == Output::DefocusMap) {
+    if (!info.defocus_map)
+      return Status::failure(quoted(options.model_path) +
+                             " has no defocus map (its metadata does not say it carries one): "
+                             "choose a model exported with one (fdikp.export --defocus-head)");
+    if (info.defocus_map_unit != "px")
+      return Status::failure(quoted(options.model_path) + " gives its defocus map in \"" +
+                             info.defocus_map_unit +
+                             "\", a unit this filter does not read ("
+                             "it reads \"px\")");
+    out->stages = 0;  // the map has none
+    out->multiple = info.defocus_map_multiple;
+  } else {
+    if (options.stages > info.max_stages)
+      return Status::failure(quoted(options.model_path) + " supports at most " +
+                             std::to_string(info.max_stages) + " stages (got " +
+                             std::to_string(options.stages) + ")");
+    out->stages = options.stages == FDIKP_STAGES_AUTOMATIC ? info.default_stages : options.stages;
+    out->multiple = size_multiple(info.base_multiple, out->stages);
+  }
   out->tile = options.tile_size > 0
                   ? std::max(out->multiple, tiling::round_down(options.tile_size, out->multiple))
                   : automatic_tile(info, out->device, options.memory_budget_bytes, out->multiple);

@@ -30,6 +30,7 @@ using internal::automatic_tile;
 using internal::check_options;
 using internal::default_threads;
 using internal::guarded;
+using internal::guarded_tile;
 using internal::kMinTile;
 using internal::load_model;
 using internal::LoadedModel;
@@ -50,18 +51,10 @@ using streaming::PassResult;
 // stores none.
 streaming::TileMemo tile_memo(std::size_t(128) << 20);
 
-PassResult classify(const std::string &what, const LoadedModel &model, const std::string &path) {
-  if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
-  if (model.device.is_cuda() &&
-      (what.find("CUDA") != std::string::npos || what.find("cuda") != std::string::npos))
-    return {Outcome::DeviceFault, summarize(what)};
-  return {Outcome::Failed, quoted(path) + " failed: " + summarize(what)};
-}
-
 // Runs the model on one tile of interleaved RGB (streaming::Infer).
 PassResult infer_tile(const LoadedModel &model, int stages, const std::string &path,
                       const float *input, int width, int height, std::vector<float> *output) {
-  try {
+  return guarded_tile(model, path, [&]() -> PassResult {
     c10::InferenceMode guard;
     // Interleaved RGB is channels-last already: a rewritten CPU graph
     // takes it without a copy. from_blob wants a mutable pointer; the
@@ -91,16 +84,8 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
       return {Outcome::Failed, quoted(path) + " produced NaN or infinite values"};
     y = y.clamp(0.0, 1.0).permute({0, 2, 3, 1}).contiguous().to(torch::kCPU);
     output->assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
-  } catch (const c10::OutOfMemoryError &e) {
-    return {Outcome::OutOfMemory, summarize(e.what_without_backtrace())};
-  } catch (const std::bad_alloc &) {
-    return {Outcome::OutOfMemory, "out of memory"};
-  } catch (const c10::Error &e) {
-    return classify(e.what_without_backtrace(), model, path);
-  } catch (const std::exception &e) {
-    return classify(e.what(), model, path);
-  }
-  return {};
+    return {};
+  });
 }
 
 std::atomic<int> injected_device_faults{0};
@@ -180,6 +165,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
     std::shared_ptr<const LoadedModel> model = prepared.model;
     const int multiple = prepared.multiple;
     const int stages = prepared.stages;
+    const bool map = options.output == Output::DefocusMap;
     ri.stages = stages;
     int tile = prepared.tile;
     const int smallest = std::max(multiple, tiling::round_up(kMinTile, multiple));
@@ -193,16 +179,18 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
       const LoadedModel &loaded = *model;
       const streaming::Infer infer = [&](const float *input, int width, int height,
                                          std::vector<float> *output) {
-        return infer_tile(loaded, stages, options.model_path, input, width, height, output);
+        return map ? internal::infer_map_tile(loaded, options.model_path, input, width, height,
+                                              output)
+                   : infer_tile(loaded, stages, options.model_path, input, width, height, output);
       };
-      // The memo's key: the model and the stage count (tile inputs fix the
-      // rest).
+      // The memo's key: the model and the stage count, 0 for its map (tile
+      // inputs fix the rest).
       const streaming::Reuse reuse{&tile_memo, model->id * 8 + static_cast<std::uint64_t>(stages)};
       const PassResult result =
           take_injected_fault()
               ? PassResult{Outcome::DeviceFault, "injected device fault (test)"}
               : streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap, multiple, infer,
-                                     &ri.tiles, reuse, &ri.tiles_reused);
+                                     &ri.tiles, reuse, &ri.tiles_reused, map ? 1 : 3);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();
@@ -223,7 +211,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
           ri.warnings.push_back("CUDA failed (" + result.message + "); running on the CPU instead");
           device = torch::kCPU;
           status = load_model(options.model_path, device,
-                              resolve_precision(options.precision, device, model->info,
+                              resolve_precision(options, device, model->info,
                                                 &ri.warnings),
                               &model);
           if (!status.ok()) return status;
@@ -257,16 +245,8 @@ void inject_device_faults(int passes) { injected_device_faults.store(std::max(0,
 Status run_interleaved(const Options &options, const float *in, float *out, int width, int height,
                        int channels, const Callbacks &callbacks, RunInfo *info) {
   if (channels < 3) return Status::failure("the image needs at least 3 channels");
-  Pixels pixels;
-  pixels.width = width;
-  pixels.height = height;
+  Pixels pixels = internal::interleaved_pixels(in, width, height, channels);
   const std::size_t row = static_cast<std::size_t>(width) * channels;
-  pixels.read = [&](const Rect &r, float *rgb) {
-    for (int y = 0; y < r.height; ++y) {
-      const float *src = in + (r.y + y) * row + static_cast<std::size_t>(r.x) * channels;
-      for (int x = 0; x < r.width; ++x, src += channels, rgb += 3) std::copy(src, src + 3, rgb);
-    }
-  };
   pixels.write = [&](const Rect &r, const float *rgb) {
     for (int y = 0; y < r.height; ++y) {
       const std::size_t offset = (r.y + y) * row + static_cast<std::size_t>(r.x) * channels;
@@ -283,6 +263,28 @@ Status run_interleaved(const Options &options, const float *in, float *out, int 
 
 namespace internal {
 void clear_tile_memo() { tile_memo.clear(); }
+
+Pixels interleaved_pixels(const float *in, int width, int height, int channels) {
+  Pixels pixels;
+  pixels.width = width;
+  pixels.height = height;
+  const std::size_t row = static_cast<std::size_t>(width) * channels;
+  pixels.read = [in, row, channels](const Rect &r, float *rgb) {
+    for (int y = 0; y < r.height; ++y) {
+      const float *src = in + (r.y + y) * row + static_cast<std::size_t>(r.x) * channels;
+      for (int x = 0; x < r.width; ++x, src += channels, rgb += 3) std::copy(src, src + 3, rgb);
+    }
+  };
+  return pixels;
+}
+
+PassResult classify(const std::string &what, const LoadedModel &model, const std::string &path) {
+  if (mentions_out_of_memory(what)) return {Outcome::OutOfMemory, summarize(what)};
+  if (model.device.is_cuda() &&
+      (what.find("CUDA") != std::string::npos || what.find("cuda") != std::string::npos))
+    return {Outcome::DeviceFault, summarize(what)};
+  return {Outcome::Failed, quoted(path) + " failed: " + summarize(what)};
+}
 }  // namespace internal
 
 }  // namespace fdikp

@@ -19,7 +19,7 @@ namespace {
 class TiledPass {
  public:
   TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
-            const Infer &infer, const Reuse &reuse, int *tiles_reused)
+            const Infer &infer, const Reuse &reuse, int *tiles_reused, int channels)
       : pixels_(pixels),
         callbacks_(callbacks),
         tile_(tile),
@@ -28,7 +28,8 @@ class TiledPass {
         infer_(infer),
         region_(resolve_region(pixels)),
         reuse_(reuse),
-        tiles_reused_(tiles_reused) {}
+        tiles_reused_(tiles_reused),
+        channels_(channels) {}
 
   PassResult run(int *tiles_done) {
     // The grid is laid over the whole image whatever the region, and only
@@ -47,7 +48,7 @@ class TiledPass {
     for (std::size_t ty = 0; ty < ys.size(); ++ty) {
       const tiling::Span &sy = ys[ty];
       const int bottom = std::min(region_bottom, sy.weighted_end());
-      band.resize(static_cast<std::size_t>(bottom - band_top) * width * 3, 0.0f);
+      band.resize(static_cast<std::size_t>(bottom - band_top) * width * channels_, 0.0f);
       for (const tiling::Span &sx : xs) {
         if (callbacks_.cancelled && callbacks_.cancelled())
           return {Outcome::Cancelled, "cancelled"};
@@ -66,10 +67,11 @@ class TiledPass {
         } else {
           PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
           if (tile.outcome != Outcome::Done) return tile;
-          if (output_.size() != input_.size())
+          const std::size_t expected = input_.size() / 3 * channels_;
+          if (output_.size() != expected)
             return {Outcome::Failed, "internal error: a tile's inference returned " +
                                          std::to_string(output_.size()) + " values for " +
-                                         std::to_string(input_.size())};
+                                         std::to_string(expected)};
           if (memo)
             reuse_.memo->store(reuse_.model, hash, sx.size, sy.size, input_.data(), output_);
         }
@@ -84,8 +86,8 @@ class TiledPass {
       if (final_end > band_top) {
         pixels_.write(Rect{region_.x, band_top, width, final_end - band_top}, band.data());
       }
-      band.erase(band.begin(),
-                 band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) * width * 3);
+      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) *
+                                                  width * channels_);
       band_top = final_end;
     }
     return {};
@@ -139,17 +141,22 @@ class TiledPass {
     const int yb = std::min(region_.y + region_.height, sy.weighted_end());
     wx_.resize(xb - xa);
     for (int x = xa; x < xb; ++x) wx_[x - xa] = tiling::weight(sx, x);
+    const int n = channels_;  // 3 or 1 (run_tiled)
     for (int y = ya; y < yb; ++y) {
       const float wy = tiling::weight(sy, y);
       const float *src =
-          output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * 3;
+          output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * n;
       float *dst =
-          band->data() + (static_cast<std::size_t>(y - band_top) * width + (xa - region_.x)) * 3;
-      for (int x = 0; x < xb - xa; ++x) {
-        const float w = wy * wx_[x];
-        dst[3 * x + 0] += w * src[3 * x + 0];
-        dst[3 * x + 1] += w * src[3 * x + 1];
-        dst[3 * x + 2] += w * src[3 * x + 2];
+          band->data() + (static_cast<std::size_t>(y - band_top) * width + (xa - region_.x)) * n;
+      if (n == 3) {
+        for (int x = 0; x < xb - xa; ++x) {
+          const float w = wy * wx_[x];
+          dst[3 * x + 0] += w * src[3 * x + 0];
+          dst[3 * x + 1] += w * src[3 * x + 1];
+          dst[3 * x + 2] += w * src[3 * x + 2];
+        }
+      } else {  // one channel: a defocus map
+        for (int x = 0; x < xb - xa; ++x) dst[x] += wy * wx_[x] * src[x];
       }
     }
   }
@@ -163,6 +170,7 @@ class TiledPass {
   const Rect region_;
   const Reuse reuse_;
   int *const tiles_reused_;
+  const int channels_;  // output values per pixel
   std::vector<float> source_, input_, output_, wx_;
   std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
 };
@@ -191,9 +199,11 @@ Rect input_needed(int width, int height, int tile, const Rect &region) {
 
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
                      int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse,
-                     int *tiles_reused) {
+                     int *tiles_reused, int channels) {
   if (tiles_reused) *tiles_reused = 0;
-  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer, reuse, tiles_reused)
+  if (channels != 1 && channels != 3)
+    return {Outcome::Failed, "internal error: " + std::to_string(channels) + " output channels"};
+  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer, reuse, tiles_reused, channels)
       .run(tiles_done);
 }
 
@@ -227,7 +237,7 @@ bool TileMemo::find(std::uint64_t model, std::uint64_t hash, int width, int heig
 void TileMemo::store(std::uint64_t model, std::uint64_t hash, int width, int height,
                      const float *input, const std::vector<float> &output) {
   const std::size_t count = static_cast<std::size_t>(width) * height * 3;
-  const std::size_t size = 2 * count * sizeof(float);
+  const std::size_t size = (count + output.size()) * sizeof(float);
   if (size > max_bytes_) return;
   Entry entry;
   entry.model = model;
@@ -240,7 +250,7 @@ void TileMemo::store(std::uint64_t model, std::uint64_t hash, int width, int hei
   entries_.push_front(std::move(entry));
   bytes_ += size;
   while (bytes_ > max_bytes_) {
-    bytes_ -= 2 * entries_.back().input.size() * sizeof(float);
+    bytes_ -= (entries_.back().input.size() + entries_.back().output.size()) * sizeof(float);
     entries_.pop_back();
   }
 }

@@ -33,8 +33,9 @@ struct PassResult {
 
 // Runs the model on one tile of width x height interleaved R'G'B' floats in
 // [0, 1] (both sides multiples of the pass's `multiple`), filling *output
-// with width * height * 3 floats; anything but Outcome::Done stops the pass
-// with that result.
+// with width * height * channels floats (the pass's output channels: 3 for
+// an image, 1 for a map); anything but Outcome::Done stops the pass with
+// that result.
 using Infer = std::function<PassResult(const float *input, int width, int height,
                                        std::vector<float> *output)>;
 
@@ -90,10 +91,12 @@ Rect input_needed(int width, int height, int tile, const Rect &region);
 // `tile` samples (a multiple of `multiple`) sharing `overlap` samples
 // (tiling::layout). Progress after each tile, cancellation polled before
 // each; *tiles_done counts the tiles done (inferred, or found in
-// reuse.memo: *tiles_reused counts those when given).
+// reuse.memo: *tiles_reused counts those when given). `channels` values
+// per pixel come out of each inference and go to pixels.write: 3 (R'G'B')
+// or 1 (a defocus map).
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
                      int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse = {},
-                     int *tiles_reused = nullptr);
+                     int *tiles_reused = nullptr, int channels = 3);
 
 }  // namespace streaming
 }  // namespace fdikp

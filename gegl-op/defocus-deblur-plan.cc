@@ -22,7 +22,8 @@ deblur_planned (GeglOperation *operation, const fdikp::Options &options, fdikp::
                           + std::to_string (options.tile_size) + '\n'
                           + std::to_string (options.tile_overlap) + '\n'
                           + std::to_string (static_cast<int> (options.device)) + '\n'
-                          + std::to_string (static_cast<int> (options.precision));
+                          + std::to_string (static_cast<int> (options.precision)) + '\n'
+                          + std::to_string (static_cast<int> (options.output));
   std::lock_guard<std::mutex> lock (mutex);
   auto *kept = static_cast<KeptPlan *> (g_object_get_data (G_OBJECT (operation), "fdikp-plan"));
 

@@ -13,7 +13,8 @@
  * the operation: get_required_for_output() and process() read the same
  * plan, so the input asked for covers what the planned tile reads, and the
  * op holds no tile or memory policy of its own. A change of options (a new
- * model, tile, overlap, stages or device) plans again. */
+ * model, tile, overlap, stages, device or output) plans again. Both ops of
+ * the module keep theirs this way. */
 bool deblur_planned (GeglOperation *operation, const fdikp::Options &options, fdikp::Plan *plan);
 
 #endif /* FDIKP_DEFOCUS_DEBLUR_PLAN_H */

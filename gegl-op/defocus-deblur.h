@@ -1,7 +1,8 @@
-/* The interface of the GEGL operation fdikp:defocus-deblur for the hosts that
- * run it in their own process (the GIMP plug-in, tests): its name and the
- * object data it reads and writes on the GeglOperation. GEGL has no channel
- * for either, so both sides use these names.
+/* The interface of the GEGL operation fdikp:defocus-deblur (and of
+ * fdikp:defocus-map) for the hosts that run it in their own process (the
+ * GIMP plug-in, tests): its name and the object data it reads and writes on
+ * the GeglOperation. GEGL has no channel for either, so both sides use
+ * these names.
  *
  * Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later. */
 
@@ -9,6 +10,12 @@
 #define FDIKP_DEFOCUS_DEBLUR_H
 
 #define FDIKP_DEBLUR_OPERATION "fdikp:defocus-deblur"
+
+/* Its sibling in the same module: the defocus map of a model that carries
+ * one, one float per pixel ("Y float"), the radius of the blur disc in
+ * pixels. It has the same properties but "stages", and the same keys below
+ * (on failure its output is 0 everywhere). */
+#define FDIKP_DEFOCUS_MAP_OPERATION "fdikp:defocus-map"
 
 /* A host that cancels from inside its process attaches a gint flag to the
  * operation under this key; the engine polls it before each tile, and a

@@ -23,13 +23,15 @@ const char kUsage[] =
     "usage: fdikp-engine-run --model MODEL [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
     "                        [--device auto|cpu|cuda] [--precision auto|fp32|bf16]\n"
     "                        [--memory-budget-mb MB] [--threads N]\n"
-    "                        [--repeat N] IN.npy OUT.npy\n"
+    "                        [--repeat N] [--defocus-map MAP.npy] IN.npy [OUT.npy]\n"
     "       fdikp-engine-run --model MODEL --inspect\n"
     "       fdikp-engine-run --runtime\n"
     "MODEL: a model file, or an installed model's name or title, found as the filter finds\n"
     "it ($FDIKP_MODEL_PATH, else the user's and the system's model folders).\n"
     "IN.npy/OUT.npy: float32 arrays H x W x C (C = 3 or 4, sRGB values in [0, 1]).\n"
-    "--repeat N runs N times (the first includes loading and warm-up) and prints each time.\n";
+    "--repeat N runs N times (the first includes loading and warm-up) and prints each time.\n"
+    "--defocus-map MAP.npy writes the model's defocus map, float32 H x W x 1, the blur radius\n"
+    "in pixels (a model exported with a map); OUT.npy, the deblurred image, is then optional.\n";
 
 bool parse_int(const char *text, int *value) {
   char *end = nullptr;
@@ -69,6 +71,7 @@ int main(int argc, char **argv) {
   int npositional = 0;
   bool inspect = false;
   int repeat = 1;
+  std::string map_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -81,6 +84,8 @@ int main(int argc, char **argv) {
       return 0;
     } else if (arg == "--inspect") {
       inspect = true;
+    } else if (arg == "--defocus-map" && has_value) {
+      map_path = argv[++i];
     } else if (arg == "--model" && has_value) {
       // A name or title through the catalogue, as the filter resolves it; a
       // path stays a path ("" stays "": no model given).
@@ -126,18 +131,21 @@ int main(int argc, char **argv) {
     std::printf(
         "name=%s title=\"%s\" speed_class=%s "
         "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
-        "recommended_tile_size=%d parameters=%lld bf16_psnr_change_db=%g cpu_bf16=%s\n",
+        "recommended_tile_size=%d parameters=%lld bf16_psnr_change_db=%g cpu_bf16=%s "
+        "defocus_map=%d defocus_map_unit=%s defocus_map_multiple=%d\n",
         info.name.c_str(), info.title.c_str(), info.speed_class.c_str(), info.architecture.c_str(),
         info.version.c_str(), info.default_stages, info.max_stages, info.base_multiple,
         info.recommended_tile_size, info.parameters, info.bf16_psnr_change_db,
-        fdikp::cpu_has_bf16() ? "yes" : "no");
+        fdikp::cpu_has_bf16() ? "yes" : "no", info.defocus_map ? 1 : 0,
+        info.defocus_map_unit.c_str(), info.defocus_map_multiple);
     return 0;
   }
-  if (npositional != 2) return usage_error("expected IN.npy and OUT.npy");
+  if (npositional != 2 && !(npositional == 1 && !map_path.empty()))
+    return usage_error(map_path.empty() ? "expected IN.npy and OUT.npy" : "expected IN.npy");
 
   // Both images stay on disk and stream through the engine a tile at a time,
   // as GEGL buffers do in the filter: the process holds only the tiles' work.
-  fdikp::NpyFile input, output;
+  fdikp::NpyFile input, output, map;
   std::string error;
   if (!input.open(positional[0], &error)) {
     std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
@@ -148,7 +156,10 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "fdikp-engine-run: %s: expected 3 or 4 channels\n", positional[0].c_str());
     return 1;
   }
-  if (!output.create(positional[1], shape.height, shape.width, shape.channels, &error)) {
+  const bool deblur = npositional == 2;
+  if ((deblur &&
+       !output.create(positional[1], shape.height, shape.width, shape.channels, &error)) ||
+      (!map_path.empty() && !map.create(map_path, shape.height, shape.width, 1, &error))) {
     std::fprintf(stderr, "fdikp-engine-run: %s\n", error.c_str());
     return 1;
   }
@@ -180,10 +191,20 @@ int main(int argc, char **argv) {
       if (!output.write_run(rect.x, rect.y + y, rect.width, row.data())) io_failed = true;
     }
   };
-  for (int run = 0; run < repeat; ++run) {
+  fdikp::Pixels map_pixels = pixels;
+  map_pixels.write = [&](const fdikp::Rect &rect, const float *radii) {
+    for (int y = 0; y < rect.height; ++y)
+      if (!map.write_run(rect.x, rect.y + y, rect.width, radii + std::size_t(y) * rect.width))
+        io_failed = true;
+  };
+  fdikp::Options map_options = options;
+  map_options.output = fdikp::Output::DefocusMap;
+  for (int run = 0; run < repeat * (deblur + !map_path.empty()); ++run) {
+    const bool of_map = !deblur || run >= repeat;
     fdikp::RunInfo info;
     const auto start = std::chrono::steady_clock::now();
-    const fdikp::Status status = fdikp::run(options, pixels, {}, &info);
+    const fdikp::Status status = of_map ? fdikp::run(map_options, map_pixels, {}, &info)
+                                        : fdikp::run(options, pixels, {}, &info);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (const std::string &warning : info.warnings)
@@ -194,12 +215,13 @@ int main(int argc, char **argv) {
     }
     if (io_failed) {
       std::fprintf(stderr, "fdikp-engine-run: reading %s or writing %s failed\n",
-                   positional[0].c_str(), positional[1].c_str());
+                   positional[0].c_str(), of_map ? map_path.c_str() : positional[1].c_str());
       return 1;
     }
-    std::printf("device=%s precision=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
-                fdikp::device_name(info.device), fdikp::precision_name(info.precision),
-                info.tile_size, info.tile_overlap, info.tiles, seconds);
+    std::printf("%sdevice=%s precision=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
+                of_map ? "defocus_map: " : "", fdikp::device_name(info.device),
+                fdikp::precision_name(info.precision), info.tile_size, info.tile_overlap,
+                info.tiles, seconds);
     if (run == 0) std::printf("graph: %s\n", info.graph.c_str());
     std::fflush(stdout);
   }

@@ -67,9 +67,16 @@ class DefocusHead(nn.Module):
             y = stage(y)
         for block in self.context:
             y = y + F.leaky_relu(block(y), 0.1)
-        for skip, lateral in zip(skips[::-1], self.lateral[::-1]):
+        # The lateral maps in encoder order, then added coarse to fine
+        # (TorchScript cannot walk a ModuleList backwards: the file's map,
+        # fdikp.map_export, scripts this).
+        laterals: List[Tensor] = []
+        for index, lateral in enumerate(self.lateral):
+            laterals.append(lateral(skips[index]))
+        for index in range(len(laterals) - 1, -1, -1):
+            skip = laterals[index]
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            y = y + lateral(skip)
+            y = y + skip
         return F.softplus(self.out(F.leaky_relu(y, 0.1)))
 
 

@@ -14,6 +14,9 @@ archive carries a flat JSON object, `fdikp.json`, that the engine reads
 (format, version, architecture, stage limits, tiling advice, memory per
 pixel, parameter count, training summary).
 
+`--defocus-head RUN/last.pt` adds a defocus map (fdikp.map_export):
+forward is unchanged.
+
 `--random-init --seed N` exports an untrained network. It exists ONLY for
 tests of the export and of the engine; its output is meaningless, and
 its metadata says so.
@@ -126,7 +129,8 @@ def listing(net: Network, name: Optional[str] = None,
 
 
 def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
-             training: str, names: Optional[Dict[str, str]] = None
+             training: str, names: Optional[Dict[str, str]] = None,
+             extra: Optional[Dict[str, Union[str, int]]] = None
              ) -> Dict[str, Union[str, int, float]]:
     info = {
         "format": METADATA_FORMAT,
@@ -143,6 +147,7 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
         "memory_bytes_per_pixel": memory_bytes_per_pixel,
         "parameters": sum(p.numel() for p in net.parameters()),
         "training": training,
+        **(extra or {}),
     }
     check_metadata(info)  # what the engine would refuse is not written
     return info
@@ -150,16 +155,24 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
 
 def export(net: Network, out: str, default_stages: Optional[int] = None,
            training: str = "", memory_probe_side: int = 512,
-           names: Optional[Dict[str, str]] = None
+           names: Optional[Dict[str, str]] = None, defocus_head: Optional[str] = None
            ) -> Dict[str, Union[str, int, float]]:
     """Write `out`; returns the metadata stored in it. default_stages:
     None is the network's own (3 for FDIKP, 1 for DeepRFTv2); names: the
-    name, title and speed class (listing(net) when None)."""
+    name, title and speed class (listing(net) when None); defocus_head: a
+    fdikp.defocus_head state to add as the file's defocus map."""
     if default_stages is None:
         default_stages = default_stages_of(net)
     if not 1 <= default_stages <= net.max_stages:
         raise ValueError(f"default stages must be 1..{net.max_stages}")
-    model = script_for_inference(net)
+    extra = None
+    if defocus_head is None:
+        model = script_for_inference(net)
+    else:
+        from .map_export import load_head, map_metadata, script_with_map
+        head, head_training = load_head(defocus_head)
+        model = script_with_map(net, head)
+        extra = map_metadata(head_training)
     out_dir = os.path.dirname(os.path.abspath(out))
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         probe_file = os.path.join(tmp, "probe.pt")
@@ -167,7 +180,7 @@ def export(net: Network, out: str, default_stages: Optional[int] = None,
         memory = measure_memory_bytes_per_pixel(
             probe_file, memory_probe_side,
             min(TRAINED_STAGES, net.max_stages))
-    info = metadata(net, default_stages, memory, training, names)
+    info = metadata(net, default_stages, memory, training, names, extra)
     torch.jit.save(model, out,
                    _extra_files={METADATA_NAME: json.dumps(info, indent=1)})
     return info
@@ -234,6 +247,10 @@ def main(argv=None) -> int:
                              "Gaussian of this sigma in pixels (its tone; "
                              "network.keep_tone); 0 turns it off (default: "
                              "the weights' configuration)")
+    parser.add_argument("--defocus-head", metavar="RUN/last.pt",
+                        help="add this fdikp.defocus_head state as the file's "
+                             "defocus map (a method defocus_map beside "
+                             "forward, which stays as it is)")
     parser.add_argument("--memory-probe-size", type=int, default=512,
                         metavar="PX",
                         help="side of the image used to measure memory per "
@@ -274,7 +291,7 @@ def main(argv=None) -> int:
     if args.random_init and not args.title:
         names["title"] = "Untrained " + names["title"] + " (tests only)"
     info = export(net, args.out, args.stages_default, training,
-                  args.memory_probe_size, names)
+                  args.memory_probe_size, names, args.defocus_head)
     print(json.dumps(info, indent=1))
     return 0
 

@@ -119,6 +119,22 @@ class ContractFile(unittest.TestCase):
         self.assertIn("property_enum (padding, _(\"Padding\"), FdikpDeblurPadding, "
                       "fdikp_deblur_padding, FDIKP_DEBLUR_PADDING_AUTO)", properties)
 
+    def test_the_map_op_has_the_options_that_name_it_with_its_own_enums(self):
+        properties = generate(self.grown, "map-op-properties")
+        self.assertNotIn("property_int (stages,", properties)
+        self.assertIn("property_int (tile_size,", properties)
+        self.assertIn("property_int (strength,", properties)
+        self.assertIn("property_enum (precision, _(\"Precision\"), FdikpDefocusMapPrecision, "
+                      "fdikp_defocus_map_precision, FDIKP_DEFOCUS_MAP_PRECISION_AUTO)",
+                      properties)
+        self.assertIn("FdikpDefocusMapDevice", properties)
+        self.assertNotIn("FdikpDeblur", properties)
+        self.assertIn("property_int (stages,", generate(self.grown, "op-properties"))
+        broken = copy.deepcopy(self.contract)
+        broken["options"].append(dict(NEW_INT, ops=["defocus-sharpen"]))
+        with self.assertRaisesRegex(AssertionError, "ops"):
+            generate(broken, "map-op-properties")
+
     def test_a_new_option_reaches_the_batch_command(self):
         batch = batch_command(self.grown)
         args = batch.parse_args(["-o", "out", "--strength", "150", "--padding", "replicate",

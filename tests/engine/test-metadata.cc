@@ -39,6 +39,25 @@ TEST(missing_fields_keep_defaults) {
   CHECK_EQ(info.base_multiple, 1);
 }
 
+TEST(reads_the_defocus_map_keys) {
+  ModelInfo info;
+  std::string error;
+  CHECK(!info.defocus_map);
+  CHECK_EQ(info.defocus_map_unit, "px");
+  CHECK(read_model_metadata(R"({"defocus_map": 1, "defocus_map_unit": "px",
+                                "defocus_map_multiple": 8, "defocus_map_training": "750 steps"})",
+                            &info, &error));
+  CHECK(info.defocus_map);
+  CHECK_EQ(info.defocus_map_multiple, 8);
+  CHECK_EQ(info.defocus_map_training, "750 steps");
+  for (const char *bad :
+       {R"({"defocus_map": 2})", R"({"defocus_map": true})",
+        R"({"defocus_map_unit": "pixels of blur"})", R"({"defocus_map_multiple": 0})"}) {
+    CHECK(!read_model_metadata(bad, &info, &error));
+    CHECK_CONTAINS(error, "\"defocus_map");
+  }
+}
+
 TEST(keys_the_engine_no_longer_reads_are_ignored) {
   // Models exported before recommended_tile_overlap was dropped still load.
   ModelInfo info;

@@ -1,6 +1,7 @@
 """fdikp-engine-run finds models as the filter does (engine/catalog.h): an
 installed model's name or title through $FDIKP_MODEL_PATH, a path as a
-path, and an unknown name refused with the installed models named."""
+path, and an unknown name refused with the installed models named; its
+--defocus-map writes a model's map for Python tools."""
 
 import os
 import subprocess
@@ -57,6 +58,47 @@ class EngineRunModels(unittest.TestCase):
                 outputs.append(np.load(out))
             self.assertTrue(np.array_equal(outputs[0], outputs[1]))
             self.assertFalse(np.array_equal(outputs[0], image))
+
+
+class EngineRunDefocusMap(unittest.TestCase):
+    def test_the_map_is_written_as_h_x_w_x_1_radii_in_pixels(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            image = np.random.default_rng(5).random((37, 53, 3), dtype=np.float32)
+            source, out = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
+            np.save(source, image)
+            for deblurred in ((), (out,)):
+                radii = os.path.join(tmp, "map.npy")
+                done = engine_run("--model", os.path.join(FIXTURES, "map-local.pt"),
+                                  "--device", "cpu", "--tile-size", "16", "--defocus-map", radii,
+                                  source, *deblurred)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertIn("defocus_map: device=cpu precision=fp32 tile_size=16", done.stdout)
+                got = np.load(radii)
+                self.assertEqual(got.shape, (37, 53, 1))
+                # map-local.pt: 10 x the mean over channels of |image - 3x3 box mean|.
+                x = image.astype(np.float64)
+                box = sum(x[1 + dy:36 + dy, 1 + dx:52 + dx]
+                          for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
+                want = 10 * np.abs(x[1:-1, 1:-1] - box).mean(axis=2)
+                self.assertLess(np.abs(got[1:-1, 1:-1, 0] - want).max(), 1e-5)
+            # The identity forward, through cross-faded 16-px tiles.
+            self.assertLess(np.abs(np.load(out) - image).max(), 1e-6)
+
+    def test_a_model_without_a_map_is_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(os.path.join(tmp, "in.npy"), np.zeros((8, 8, 3), np.float32))
+            model = os.path.join(FIXTURES, "sharpen.pt")
+            done = engine_run("--model", model, "--defocus-map", os.path.join(tmp, "map.npy"),
+                              os.path.join(tmp, "in.npy"))
+            self.assertEqual(done.returncode, 1)
+            self.assertIn("'%s' has no defocus map" % model, done.stderr)
+        self.assertIn("defocus_map=1 defocus_map_unit=px defocus_map_multiple=4",
+                      self.inspect_map())
+
+    def inspect_map(self):
+        done = engine_run("--model", os.path.join(FIXTURES, "map-local.pt"), "--inspect")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return done.stdout
 
 
 if __name__ == "__main__":
