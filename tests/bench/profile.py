@@ -4,7 +4,7 @@
     python3 tests/bench/profile.py [--model data/fdikp-default.pt]
         [--engine-run build/engine/tools/fdikp-engine-run] [--threads 2]
         [--seams] [--groups] [--faults] [--photos N] [--tile 320]
-        [--overlaps 0,16,32,64,96,128] [--json OUT]
+        [--overlaps 0,16,32,64,96,128] [--precisions fp32,bf16] [--json OUT]
 
 --seams   For N dev photos (1024 x 1024 DPDD blurry shots), the engine's
           output in tiles of --tile with each overlap against its untiled
@@ -18,8 +18,10 @@
           FFTs, PAC's gather, attention, layout conversions, the rest).
           The engine runs a rewritten graph (fused channels-last
           convolutions), so its split differs; this shows the model's.
---faults  The engine on one photo, twice in one process: seconds, s/MP,
-          minor page faults (getrusage of the child) and peak memory.
+--faults  The engine on one photo, twice in one process, in each of
+          --precisions (default fp32,bf16): seconds, s/MP, minor page
+          faults (getrusage of the child) and peak memory, and bf16's
+          speed and largest difference against fp32.
 
 Every figure comes from this run; on a shared machine compare the rows of
 one run, not figures across runs.
@@ -61,7 +63,7 @@ def photos(count):
     return out
 
 
-def engine(args, image, tile, overlap, repeat=1):
+def engine(args, image, tile, overlap, repeat=1, precision="fp32"):
     """(output H x W x 3, the run lines' fields, minor faults, peak MiB)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
@@ -69,7 +71,8 @@ def engine(args, image, tile, overlap, repeat=1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
         done = subprocess.run([args.engine_run, "--model", args.model, "--threads",
                                str(args.threads), "--tile-size", str(tile), "--tile-overlap",
-                               str(overlap), "--repeat", str(repeat), src, dst],
+                               str(overlap), "--repeat", str(repeat), "--precision", precision,
+                               src, dst],
                               capture_output=True, text=True)
         faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
         if done.returncode != 0:
@@ -130,14 +133,26 @@ def groups(args):
 
 def faults(args):
     name, image = photos(1)[0]
-    _, runs, count, peak = engine(args, image, 0, 64, repeat=2)
     megapixels = image.shape[0] * image.shape[1] / 1e6
-    result = {"photo": name, "runs_s": [float(r["seconds"]) for r in runs],
-              "s_per_mp": [float(r["seconds"]) / megapixels for r in runs],
-              "minor_faults": count, "peak_rss_mib": peak, "tile": int(runs[-1]["tile_size"])}
-    print("engine, automatic tile %d: %s s (%s s/MP), %d minor page faults, peak %.0f MiB"
-          % (result["tile"], " / ".join("%.2f" % s for s in result["runs_s"]),
-             " / ".join("%.1f" % s for s in result["s_per_mp"]), count, peak))
+    result = {"photo": name}
+    outputs = {}
+    for precision in args.precisions:
+        out, runs, count, peak = engine(args, image, 0, 64, repeat=2, precision=precision)
+        outputs[precision] = out
+        row = {"runs_s": [float(r["seconds"]) for r in runs],
+               "s_per_mp": [float(r["seconds"]) / megapixels for r in runs],
+               "minor_faults": count, "peak_rss_mib": peak,
+               "tile": int(runs[-1]["tile_size"]), "precision": runs[-1]["precision"]}
+        result[precision] = row
+        print("engine, %s, automatic tile %d: %s s (%s s/MP), %d minor page faults, peak %.0f MiB"
+              % (row["precision"], row["tile"], " / ".join("%.2f" % s for s in row["runs_s"]),
+                 " / ".join("%.1f" % s for s in row["s_per_mp"]), count, peak), flush=True)
+    if "fp32" in outputs and "bf16" in outputs:
+        diff = np.abs(outputs["bf16"] - outputs["fp32"]) * 255.0
+        result["bf16_speedup"] = result["fp32"]["runs_s"][-1] / result["bf16"]["runs_s"][-1]
+        result["bf16_max_levels"] = float(diff.max())
+        print("bf16 against fp32: %.2fx (second runs), largest difference %.2f levels"
+              % (result["bf16_speedup"], result["bf16_max_levels"]))
     return result
 
 
@@ -153,9 +168,12 @@ def main():
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--tile", type=int, default=320)
     parser.add_argument("--overlaps", default="0,16,32,64,96,128")
+    parser.add_argument("--precisions", default="fp32,bf16",
+                        help="--faults runs the engine in each (fdikp-engine-run --precision)")
     parser.add_argument("--json")
     args = parser.parse_args()
     args.overlaps = [int(v) for v in args.overlaps.split(",")]
+    args.precisions = args.precisions.split(",")
     if not (args.seams or args.groups or args.faults):
         args.seams = args.groups = args.faults = True
     if not os.path.isdir(PAIRS):
