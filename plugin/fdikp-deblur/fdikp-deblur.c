@@ -1,6 +1,7 @@
 /* fdikp-deblur: the GIMP 3 filter "Defocus Deblur…", which runs the GEGL
  * operation fdikp:defocus-deblur on the selected drawables in the plug-in's
- * own process, so that its failures reach the user as messages.
+ * own process, so that its failures reach the user as messages. The same
+ * plug-in has "Defocus Map…" (defocus-map.c).
  *
  * This program is free software: you can redistribute it and/or modify it
  * under the terms of the GNU General Public License as published by the Free
@@ -17,8 +18,9 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "defocus-map.h"
 #include "gegl-op/defocus-deblur.h"
-#include "model-chooser.h"
+#include "operation.h"
 #include "preview.h"
 
 #define PLUG_IN_PROC   "plug-in-fdikp-deblur"
@@ -81,7 +83,9 @@ deblur_init (Deblur *deblur)
 static GList *
 deblur_query_procedures (GimpPlugIn *plug_in)
 {
-  return g_list_append (NULL, g_strdup (PLUG_IN_PROC));
+  GList *names = g_list_append (NULL, g_strdup (PLUG_IN_PROC));
+
+  return g_list_append (names, g_strdup (DEFOCUS_MAP_PROC));
 }
 
 /* GIMP would look for catalogs only below the plug-in's own folder; ours are
@@ -99,77 +103,13 @@ deblur_set_i18n (GimpPlugIn  *plug_in,
   return FALSE;
 }
 
-/* The procedure's arguments are the operation's properties, read from the
- * operation itself: the same names, labels, descriptions (the op's
- * translations), ranges and defaults, so a property added to or changed in
- * the op reaches the PDB and the dialog with no second declaration. An
- * enum property becomes a choice whose ids are the enum's values and whose
- * nicks are its nicks. Returns FALSE, with a warning, when the op is
- * missing or has a property of a type this does not map. */
-static gboolean
-add_operation_arguments (GimpProcedure *procedure)
-{
-  GParamSpec **props;
-  guint        n_props = 0;
-  gboolean     ok      = TRUE;
-
-  gegl_init (NULL, NULL);
-  if (! gegl_has_operation (OPERATION))
-    {
-      g_warning ("%s: the GEGL operation %s is not installed", PLUG_IN_PROC, OPERATION);
-      return FALSE;
-    }
-  props = gegl_operation_list_properties (OPERATION, &n_props);
-  for (guint i = 0; i < n_props; i++)
-    {
-      GParamSpec  *spec  = props[i];
-      const gchar *name  = g_param_spec_get_name (spec);
-      const gchar *label = g_param_spec_get_nick (spec);
-      const gchar *blurb = g_param_spec_get_blurb (spec);
-
-      if (G_IS_PARAM_SPEC_STRING (spec))
-        {
-          gimp_procedure_add_string_argument (procedure, name, label, blurb,
-                                              G_PARAM_SPEC_STRING (spec)->default_value,
-                                              G_PARAM_READWRITE);
-        }
-      else if (G_IS_PARAM_SPEC_INT (spec))
-        {
-          GParamSpecInt *range = G_PARAM_SPEC_INT (spec);
-
-          gimp_procedure_add_int_argument (procedure, name, label, blurb, range->minimum,
-                                           range->maximum, range->default_value, G_PARAM_READWRITE);
-        }
-      else if (G_IS_PARAM_SPEC_ENUM (spec))
-        {
-          GParamSpecEnum *values = G_PARAM_SPEC_ENUM (spec);
-          GimpChoice     *choice = gimp_choice_new ();
-          GEnumValue     *fallback;
-
-          for (guint v = 0; v < values->enum_class->n_values; v++)
-            gimp_choice_add (choice, values->enum_class->values[v].value_nick,
-                             values->enum_class->values[v].value,
-                             values->enum_class->values[v].value_name, NULL);
-          fallback = g_enum_get_value (values->enum_class, values->default_value);
-          gimp_procedure_add_choice_argument (procedure, name, label, blurb, choice,
-                                              fallback->value_nick, G_PARAM_READWRITE);
-        }
-      else
-        {
-          g_warning ("%s: %s's property %s has a type the plug-in does not map (%s)", PLUG_IN_PROC,
-                     OPERATION, name, G_PARAM_SPEC_TYPE_NAME (spec));
-          ok = FALSE;
-        }
-    }
-  g_free (props);
-  return ok;
-}
-
 static GimpProcedure *
 deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 {
   GimpProcedure *procedure;
 
+  if (g_strcmp0 (name, DEFOCUS_MAP_PROC) == 0)
+    return defocus_map_create_procedure (plug_in);
   if (g_strcmp0 (name, PLUG_IN_PROC) != 0)
     return NULL;
 
@@ -198,7 +138,7 @@ deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
 
   /* Without the op there is nothing to run: no procedure, rather than one
    * whose arguments would be wrong. */
-  if (! add_operation_arguments (procedure))
+  if (! fdikp_operation_add_arguments (procedure, OPERATION))
     {
       g_object_unref (procedure);
       return NULL;
@@ -207,29 +147,12 @@ deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
   return procedure;
 }
 
-/* Sets each of the operation's properties on `node` from the procedure's
- * argument of the same name (a choice by its id, the enum's value). */
+/* Sets the operation's properties on `node` from the procedure's arguments
+ * (the preview's DeblurApplySettings). */
 static void
 set_operation_properties (GeglNode *node, GimpProcedureConfig *config)
 {
-  GParamSpec **props;
-  guint        n_props = 0;
-
-  props = gegl_operation_list_properties (OPERATION, &n_props);
-  for (guint i = 0; i < n_props; i++)
-    {
-      const gchar *name  = g_param_spec_get_name (props[i]);
-      GValue       value = G_VALUE_INIT;
-
-      g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (props[i]));
-      if (G_IS_PARAM_SPEC_ENUM (props[i]))
-        g_value_set_enum (&value, gimp_procedure_config_get_choice_id (config, name));
-      else
-        g_object_get_property (G_OBJECT (config), name, &value);
-      gegl_node_set_property (node, name, &value);
-      g_value_unset (&value);
-    }
-  g_free (props);
+  fdikp_operation_set_properties (node, config, OPERATION);
 }
 
 /* Where one drawable's run lies on the progress bar. */
@@ -254,88 +177,6 @@ progress_cb (GeglNode *node, gdouble fraction, ProgressSpan *span)
  * selection mask itself when the shadow is merged. Returns FALSE with the
  * operation's message when the run failed; the drawable is never touched
  * here. */
-/* A spin button that shows 0 as "Automatic" (the op's value for "the
- * model's own" stages and "chosen for the device and memory" tiles) and
- * takes that word back as 0. */
-static gint
-automatic_input (GtkSpinButton *spin, gdouble *value, gpointer data)
-{
-  if (g_strcmp0 (gtk_entry_get_text (GTK_ENTRY (spin)), _ ("Automatic")) != 0)
-    return FALSE;
-  *value = 0.0;
-  return TRUE;
-}
-
-static gboolean
-automatic_output (GtkSpinButton *spin, gpointer data)
-{
-  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != 0.0)
-    return FALSE;
-  gtk_entry_set_text (GTK_ENTRY (spin), _ ("Automatic"));
-  return TRUE;
-}
-
-static void
-show_zero_as_automatic (GimpProcedureDialog *dialog, const gchar *property)
-{
-  GtkWidget *widget = gimp_procedure_dialog_get_widget (dialog, property, G_TYPE_NONE);
-  GtkWidget *spin;
-
-  if (! GIMP_IS_LABEL_SPIN (widget))
-    return;
-  spin = gimp_label_spin_get_spin_button (GIMP_LABEL_SPIN (widget));
-  gtk_entry_set_width_chars (GTK_ENTRY (spin), MAX (6, g_utf8_strlen (_ ("Automatic"), -1)));
-  /* A numeric spin button drops the letters of "Automatic". GIMP's spin
-   * button parses input in a class handler that declines anything but
-   * wrapping buttons, so these handlers need nothing removed (checked in
-   * the dialog under Xvfb: docs/gimp-dialog.png). */
-  gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), FALSE);
-  g_signal_connect (spin, "input", G_CALLBACK (automatic_input), NULL);
-  g_signal_connect (spin, "output", G_CALLBACK (automatic_output), NULL);
-  gtk_spin_button_update (GTK_SPIN_BUTTON (spin));
-}
-
-/* The operation's properties that the dialog shows as GIMP makes them:
- * all but "model", which gets the model chooser. Free with
- * g_list_free_full (list, g_free). */
-static GList *
-settings_but_model (void)
-{
-  GParamSpec **props;
-  guint        n_props = 0;
-  GList       *names   = NULL;
-
-  props = gegl_operation_list_properties (OPERATION, &n_props);
-  for (guint i = 0; i < n_props; i++)
-    if (g_strcmp0 (g_param_spec_get_name (props[i]), "model") != 0)
-      names = g_list_append (names, g_strdup (g_param_spec_get_name (props[i])));
-  g_free (props);
-  return names;
-}
-
-/* The "Model" row: the op's label and description, and the chooser of
- * the installed models ("Other file…" included). */
-static GtkWidget *
-model_row_new (GimpProcedureConfig *config)
-{
-  GParamSpec *spec    = gegl_operation_find_property (OPERATION, "model");
-  GPtrArray  *models  = deblur_models_installed ();
-  GtkWidget  *row     = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  GtkWidget  *chooser = deblur_model_chooser_new (G_OBJECT (config), "model", models);
-  GtkWidget  *label   = gtk_label_new_with_mnemonic (spec ? g_param_spec_get_nick (spec)
-                                                          : _ ("Model"));
-
-  g_ptr_array_unref (models);
-  gtk_label_set_mnemonic_widget (GTK_LABEL (label), chooser);
-  gtk_label_set_xalign (GTK_LABEL (label), 0.0);
-  if (spec)
-    gtk_widget_set_tooltip_text (label, g_param_spec_get_blurb (spec));
-  gtk_box_pack_start (GTK_BOX (row), label, FALSE, FALSE, 0);
-  gtk_box_pack_start (GTK_BOX (row), chooser, TRUE, TRUE, 0);
-  gtk_widget_show_all (row);
-  return row;
-}
-
 static gboolean
 deblur_into_shadow (GimpDrawable        *drawable,
                     GimpProcedureConfig *config,
@@ -443,15 +284,15 @@ deblur_run (GimpProcedure       *procedure,
       dialog  = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
                                            _ ("Defocus Deblur"));
       content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
-      show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
-      show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
-      settings = settings_but_model ();
+      fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
+      fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
+      settings = fdikp_operation_settings_but_model (OPERATION);
       gimp_procedure_dialog_fill_list (GIMP_PROCEDURE_DIALOG (dialog), settings);
       g_list_free_full (settings, g_free);
       /* From the top: the preview, the model, the other settings. */
       if (gegl_has_operation (OPERATION))
         {
-          GtkWidget *row = model_row_new (config);
+          GtkWidget *row = fdikp_operation_model_row_new (config, OPERATION);
 
           gtk_box_pack_start (GTK_BOX (content), row, FALSE, FALSE, 0);
           gtk_box_reorder_child (GTK_BOX (content), row, 0);

@@ -145,7 +145,8 @@ class Procedure(unittest.TestCase):
     def test_arguments_are_the_op_properties(self):
         signature = self.results["signature"]
         op = self.results["op_properties"]
-        self.assertEqual(sorted(op), ["device", "model", "stages", "tile-overlap", "tile-size"])
+        self.assertEqual(sorted(op),
+                         ["device", "model", "precision", "stages", "tile-overlap", "tile-size"])
         for name, prop in op.items():
             with self.subTest(name):
                 self.assertIn(name, signature)
