@@ -76,7 +76,7 @@ bool cpuid_bf16() {
   if ((xcr0_low & kAvx512State) != kAvx512State) return false;
   if (__get_cpuid_max(0, nullptr) < 7) return false;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return false;  // AVX512F
-  if (a < 1) return false;  // no sub-leaf 1
+  if (a < 1) return false;                                                          // no sub-leaf 1
   if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
   return (a & (1u << 5)) != 0;
 #else

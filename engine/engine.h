@@ -75,10 +75,10 @@ struct Options {
 
 // What the engine decided and measured for one run.
 struct RunInfo {
-  Device device = Device::Cpu;  // the device that produced the output
+  Device device = Device::Cpu;            // the device that produced the output
   Precision precision = Precision::Fp32;  // the arithmetic it ran in (never Auto)
-  int stages = 0;               // the stages run (the model's own when asked for 0)
-  int tile_size = 0;            // the tile side finally used
+  int stages = 0;                         // the stages run (the model's own when asked for 0)
+  int tile_size = 0;                      // the tile side finally used
   int tile_overlap = 0;
   int tiles = 0;  // tiles processed
   // Of those, tiles found ready: computed by an earlier run for a region
@@ -90,11 +90,11 @@ struct RunInfo {
 
 // The decisions a run starts from (plan()).
 struct Plan {
-  Device device = Device::Cpu;  // where the model runs
+  Device device = Device::Cpu;            // where the model runs
   Precision precision = Precision::Fp32;  // its arithmetic there (never Auto)
-  int stages = 0;               // the stages it runs (the model's own for 0)
-  int tile_size = 0;            // the tile side a run starts with
-  int multiple = 1;             // tile sides are multiples of this
+  int stages = 0;                         // the stages it runs (the model's own for 0)
+  int tile_size = 0;                      // the tile side a run starts with
+  int multiple = 1;                       // tile sides are multiples of this
   // The engine chose the tile for this device (Options::tile_size 0): a
   // run that falls back from CUDA to the CPU chooses it again for the CPU.
   bool tile_automatic = false;

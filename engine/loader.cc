@@ -71,8 +71,8 @@ namespace {
 
 using internal::LoadedModel;
 using internal::mentions_out_of_memory;
-using internal::PrecisionScope;
 using internal::model_layout;
+using internal::PrecisionScope;
 using internal::quoted;
 using internal::summarize;
 

@@ -111,8 +111,7 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
   if (!status.ok()) return status;
   // The float32 load told the metadata; a bfloat16 run has a graph of its
   // own (cached beside the float32 one).
-  out->precision =
-      resolve_precision(options, out->device, out->model->info, warnings);
+  out->precision = resolve_precision(options, out->device, out->model->info, warnings);
   if (out->precision == Precision::Bf16) {
     status = load_model(options.model_path, out->device, out->precision, &out->model);
     if (!status.ok()) return status;

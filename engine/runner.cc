@@ -38,10 +38,10 @@ using internal::mentions_out_of_memory;
 using internal::model_layout;
 using internal::PrecisionScope;
 using internal::prepare;
-using internal::resolve_precision;
 using internal::Prepared;
 using internal::quoted;
 using internal::reference_blas_loaded;
+using internal::resolve_precision;
 using internal::summarize;
 using streaming::Outcome;
 using streaming::PassResult;
@@ -210,10 +210,9 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
         case Outcome::DeviceFault:
           ri.warnings.push_back("CUDA failed (" + result.message + "); running on the CPU instead");
           device = torch::kCPU;
-          status = load_model(options.model_path, device,
-                              resolve_precision(options, device, model->info,
-                                                &ri.warnings),
-                              &model);
+          status =
+              load_model(options.model_path, device,
+                         resolve_precision(options, device, model->info, &ri.warnings), &model);
           if (!status.ok()) return status;
           // The tile was sized for the GPU; the CPU's is smaller (never
           // larger: a host asked for the input the planned tile reads).

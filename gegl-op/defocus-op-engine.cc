@@ -49,7 +49,7 @@ fdikp_op_options (GeglOperation  *operation,
 
   /* Each op registers its own device and precision enums
    * (contract-gen.py): the nicks are what they share with the engine. */
-  const GEnumValue *nick = enum_value_of (device, device_value);
+  const GEnumValue *nick           = enum_value_of (device, device_value);
   const GEnumValue *precision_nick = enum_value_of (precision, precision_value);
 
   options->output       = output;
@@ -58,7 +58,8 @@ fdikp_op_options (GeglOperation  *operation,
   options->tile_overlap = tile_overlap;
   if (! nick || ! fdikp::parse_device (nick->value_nick, &options->device))
     options->device = fdikp::Device::Auto;
-  if (! precision_nick || ! fdikp::parse_precision (precision_nick->value_nick, &options->precision))
+  if (! precision_nick
+      || ! fdikp::parse_precision (precision_nick->value_nick, &options->precision))
     options->precision = fdikp::Precision::Auto;
 
   const bool found = fdikp::find_model (model ? model : "", &options->model_path, error);

@@ -152,7 +152,7 @@ def contact_sheet(model: MapModel, folder: str, out: str, top: float,
                 name, np.median(radii), np.percentile(radii, 95)),
             fill="black")
         tiles.append(pair)
-    columns = 2
+    columns = min(2, len(tiles))
     cell_w = 2 * width + 8
     rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
     heights = [max(t.height for t in row) for row in rows]
@@ -181,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sheet", metavar="OUT.jpg")
     parser.add_argument("--sheet-max", type=float, default=8.0,
                         help="radius shown white, in px")
+    parser.add_argument("--sheet-width", type=int, default=320,
+                        help="width of each photo on the sheet, px")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", metavar="OUT")
@@ -193,8 +195,8 @@ def main(argv=None) -> int:
         scores = against_bank(model, args.pairs,
                               args.bank or bank_file())
         print("over %d usable patches of %d photos: Spearman %.3f (within "
-              "a photo: mean %.3f, %d of the %d with 3 or more usable patches positive), MAE %.2f px against "
-              "%.2f for a constant map, bias %+.2f px (map %.2f, measured "
+              "a photo: mean %.3f, %d of the %d with 3 or more usable "
+              "patches positive), MAE %.2f px against %.2f for a constant map, bias %+.2f px (map %.2f, measured "
               "%.2f)" % (scores["patches"], scores["photos"],
                          scores["spearman_all"],
                          scores["spearman_per_photo_mean"],
@@ -214,7 +216,8 @@ def main(argv=None) -> int:
                   file=sys.stderr)
         else:
             count = contact_sheet(model, args.noref, args.sheet,
-                                  args.sheet_max, limit=args.limit)
+                                  args.sheet_max, width=args.sheet_width,
+                                  limit=args.limit)
             print(f"wrote {args.sheet} ({count} photos)")
             result["sheet"] = args.sheet
     if args.json:

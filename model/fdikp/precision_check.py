@@ -77,8 +77,8 @@ def check_pairs(engine: str, model: str, pairs: str, threads: int = 0,
                 outputs[precision] = torch.from_numpy(
                     np.load(result)).permute(2, 0, 1)
                 row[precision] = {
-                    "psnr": float(metrics.psnr(outputs[precision][None],
-                                              sharp[None])),
+                    "psnr": float(metrics.psnr(
+                        outputs[precision][None], sharp[None])),
                     "seconds": ran["seconds"]}
             row["input_psnr"] = float(metrics.psnr(blurry[None], sharp[None]))
             row["psnr_change_db"] = row["bf16"]["psnr"] - row["fp32"]["psnr"]

@@ -528,8 +528,8 @@ TEST(auto_precision_takes_bf16_only_where_checked_and_the_cpu_has_it) {
   unsetenv("FDIKP_CPU_BF16");
   // The metadata key reads back.
   fdikp::ModelInfo checked, bare;
-  CHECK(fdikp::inspect_model(fixture("sharpen-bf16-checked.pt"), fdikp::Device::Cpu, &checked)
-            .ok());
+  CHECK(
+      fdikp::inspect_model(fixture("sharpen-bf16-checked.pt"), fdikp::Device::Cpu, &checked).ok());
   CHECK(std::fabs(checked.bf16_psnr_change_db - 0.004) < 1e-9);
   CHECK(fdikp::inspect_model(fixture("sharpen.pt"), fdikp::Device::Cpu, &bare).ok());
   CHECK(bare.bf16_psnr_change_db < 0);
