@@ -196,8 +196,9 @@ def main(argv=None) -> int:
                               args.bank or bank_file())
         print("over %d usable patches of %d photos: Spearman %.3f (within "
               "a photo: mean %.3f, %d of the %d with 3 or more usable "
-              "patches positive), MAE %.2f px against %.2f for a constant map, bias %+.2f px (map %.2f, measured "
-              "%.2f)" % (scores["patches"], scores["photos"],
+              "patches positive), MAE %.2f px against %.2f for a constant "
+              "map, bias %+.2f px (map %.2f, measured %.2f)" % (
+                         scores["patches"], scores["photos"],
                          scores["spearman_all"],
                          scores["spearman_per_photo_mean"],
                          scores["photos_positive"], scores["photos_ranked"],
