@@ -18,6 +18,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "deblur-graph.h"
 #include "defocus-map.h"
 #include "gegl-op/defocus-deblur.h"
 #include "operation.h"
@@ -143,16 +144,10 @@ deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
       g_object_unref (procedure);
       return NULL;
     }
+  /* "Only where out of focus": the procedure's own, not the op's. */
+  deblur_graph_add_arguments (procedure);
 
   return procedure;
-}
-
-/* Sets the operation's properties on `node` from the procedure's arguments
- * (the preview's DeblurApplySettings). */
-static void
-set_operation_properties (GeglNode *node, GimpProcedureConfig *config)
-{
-  fdikp_operation_set_properties (node, config, OPERATION);
 }
 
 /* Where one drawable's run lies on the progress bar. */
@@ -162,12 +157,22 @@ typedef struct
   gdouble span;
 } ProgressSpan;
 
+/* One op's part of a drawable's span: with "Only where out of focus" the
+ * deblur op fills the first half of it and the map op the second. */
+typedef struct
+{
+  ProgressSpan *span;
+  gdouble       start;
+  gdouble       part;
+} ProgressPart;
+
 /* The operation reports after each tile: the bar counts tiles. (GeglNode's
  * "progress" signal carries only the fraction.) */
 static void
-progress_cb (GeglNode *node, gdouble fraction, ProgressSpan *span)
+progress_cb (GeglNode *node, gdouble fraction, ProgressPart *part)
 {
-  gimp_progress_update (span->start + span->span * CLAMP (fraction, 0.0, 1.0));
+  gimp_progress_update (part->span->start
+                        + part->span->span * (part->start + part->part * CLAMP (fraction, 0.0, 1.0)));
 }
 
 /* Runs the operation into the drawable's shadow buffer over the selection's
@@ -188,7 +193,9 @@ deblur_into_shadow (GimpDrawable        *drawable,
   GeglNode     *graph  = gegl_node_new ();
   GeglNode     *input;
   GeglNode     *crop;
-  GeglNode     *deblur;
+  DeblurGraph   nodes;
+  ProgressPart  deblur_part = { span, 0.0, 1.0 };
+  ProgressPart  map_part    = { span, 0.5, 0.5 };
   GeglRectangle area;
   const gchar  *failure;
   gboolean      ok;
@@ -199,11 +206,16 @@ deblur_into_shadow (GimpDrawable        *drawable,
   input  = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source, NULL);
   crop   = gegl_node_new_child (graph, "operation", "gegl:crop", "x", (gdouble) x, "y", (gdouble) y,
                                 "width", (gdouble) width, "height", (gdouble) height, NULL);
-  deblur = gegl_node_new_child (graph, "operation", OPERATION, NULL);
-  set_operation_properties (deblur, config);
-  gegl_node_link_many (input, crop, deblur, NULL);
+  gegl_node_link (input, crop);
+  /* The same graph as the dialog's preview (deblur-graph.h). */
+  deblur_graph_build (&nodes, graph, crop, config);
 
-  g_signal_connect (deblur, "progress", G_CALLBACK (progress_cb), span);
+  g_signal_connect (nodes.deblur, "progress", G_CALLBACK (progress_cb), &deblur_part);
+  if (nodes.map)
+    {
+      deblur_part.part = 0.5;
+      g_signal_connect (nodes.map, "progress", G_CALLBACK (progress_cb), &map_part);
+    }
 
   /* The whole area in one request: the op computes only what is asked for,
    * so a sink's chunks (gegl_node_process) would each redo the tiles along
@@ -212,11 +224,10 @@ deblur_into_shadow (GimpDrawable        *drawable,
   area.y      = y;
   area.width  = width;
   area.height = height;
-  gegl_node_blit_buffer (deblur, shadow, &area, 0, GEGL_ABYSS_NONE);
+  gegl_node_blit_buffer (nodes.output, shadow, &area, 0, GEGL_ABYSS_NONE);
   gegl_buffer_flush (shadow);
 
-  failure = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (deblur)),
-                               FDIKP_DEBLUR_ERROR_KEY);
+  failure = deblur_graph_failure (&nodes);
   ok      = (failure == NULL);
   if (! ok)
     g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
@@ -287,6 +298,16 @@ deblur_run (GimpProcedure       *procedure,
       fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
       fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
       settings = fdikp_operation_settings_but_model (OPERATION);
+      settings = g_list_append (settings, g_strdup (DEBLUR_ONLY_OUT_OF_FOCUS));
+      settings = g_list_append (settings, g_strdup (DEBLUR_FOCUS_THRESHOLD));
+      settings = g_list_append (settings, g_strdup (DEBLUR_FOCUS_FEATHER));
+      /* The threshold and feather matter only with the option on. */
+      gimp_procedure_dialog_set_sensitive (GIMP_PROCEDURE_DIALOG (dialog), DEBLUR_FOCUS_THRESHOLD,
+                                           TRUE, G_OBJECT (config), DEBLUR_ONLY_OUT_OF_FOCUS,
+                                           FALSE);
+      gimp_procedure_dialog_set_sensitive (GIMP_PROCEDURE_DIALOG (dialog), DEBLUR_FOCUS_FEATHER,
+                                           TRUE, G_OBJECT (config), DEBLUR_ONLY_OUT_OF_FOCUS,
+                                           FALSE);
       gimp_procedure_dialog_fill_list (GIMP_PROCEDURE_DIALOG (dialog), settings);
       g_list_free_full (settings, g_free);
       /* From the top: the preview, the model, the other settings. */
@@ -303,7 +324,7 @@ deblur_run (GimpProcedure       *procedure,
           GeglRectangle area;
 
           gimp_drawable_mask_intersect (work->data, &area.x, &area.y, &area.width, &area.height);
-          preview = deblur_preview_new (work->data, config, &area, set_operation_properties);
+          preview = deblur_preview_new (work->data, config, &area);
           gtk_box_pack_start (GTK_BOX (content), deblur_preview_widget (preview), TRUE, TRUE, 0);
           gtk_box_reorder_child (GTK_BOX (content), deblur_preview_widget (preview), 0);
         }

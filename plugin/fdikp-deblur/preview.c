@@ -20,7 +20,7 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "gegl-op/defocus-deblur.h"
+#include "deblur-graph.h"
 #include "preview.h"
 
 typedef struct _Job Job;
@@ -29,7 +29,6 @@ struct _DeblurPreview
 {
   GimpDrawable        *drawable;
   GimpProcedureConfig *config;
-  DeblurApplySettings  apply;
   GeglRectangle        area;   /* what the network sees, drawable coordinates */
   GeglBuffer          *source; /* the drawable, copied once */
   const Babl          *format; /* what the preview area draws (8-bit, the drawable's type) */
@@ -57,7 +56,7 @@ struct _Job
   DeblurPreview *preview;
   GThread       *thread;
   GeglNode      *graph;
-  GeglNode      *deblur;
+  DeblurGraph    nodes;
   GeglRectangle  rect;   /* the preview's view, drawable coordinates */
   guchar        *pixels; /* rect in preview->format */
   gchar         *error;  /* the op's message when it failed */
@@ -209,10 +208,9 @@ job_run (gpointer data)
       guchar      *corner = job->pixels + (gsize) (inside.y - job->rect.y) * stride
                        + (gsize) (inside.x - job->rect.x) * preview->bpp;
 
-      gegl_node_blit (job->deblur, 1.0, &inside, preview->format, corner, stride,
+      gegl_node_blit (job->nodes.output, 1.0, &inside, preview->format, corner, stride,
                       GEGL_BLIT_DEFAULT);
-      failure = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (job->deblur)),
-                                   FDIKP_DEBLUR_ERROR_KEY);
+      failure = deblur_graph_failure (&job->nodes);
       if (failure)
         job->error = g_strdup (failure);
     }
@@ -243,14 +241,15 @@ start_job (DeblurPreview *preview)
                               "y", (gdouble) preview->area.y, "width",
                               (gdouble) preview->area.width, "height",
                               (gdouble) preview->area.height, NULL);
-  job->deblur = gegl_node_new_child (job->graph, "operation", FDIKP_DEBLUR_OPERATION, NULL);
-  preview->apply (job->deblur, preview->config);
-  gegl_node_link_many (source, crop, job->deblur, NULL);
+  gegl_node_link (source, crop);
+  /* The procedure's own graph (deblur-graph.h): the preview shows what the
+   * filter will produce, "Only where out of focus" included. */
+  deblur_graph_build (&job->nodes, job->graph, crop, preview->config);
   g_atomic_int_set (&preview->cancel, 0);
   g_atomic_int_set (&preview->permille, 0);
-  g_object_set_data (G_OBJECT (gegl_node_get_gegl_operation (job->deblur)), FDIKP_DEBLUR_CANCEL_KEY,
-                     &preview->cancel);
-  g_signal_connect (job->deblur, "progress", G_CALLBACK (job_progress), preview);
+  deblur_graph_set_cancel (&job->nodes, &preview->cancel);
+  /* With the map, the bar follows the deblur op (the longer run). */
+  g_signal_connect (job->nodes.deblur, "progress", G_CALLBACK (job_progress), preview);
 
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (preview->progress), 0.0);
   gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), _ ("Deblurring the preview..."));
@@ -295,8 +294,7 @@ original_toggled (GtkToggleButton *button, gpointer data)
 DeblurPreview *
 deblur_preview_new (GimpDrawable        *drawable,
                     GimpProcedureConfig *config,
-                    const GeglRectangle *area,
-                    DeblurApplySettings  apply)
+                    const GeglRectangle *area)
 {
   DeblurPreview *preview = g_new0 (DeblurPreview, 1);
   GeglBuffer    *buffer  = gimp_drawable_get_buffer (drawable);
@@ -304,7 +302,6 @@ deblur_preview_new (GimpDrawable        *drawable,
 
   preview->drawable = drawable;
   preview->config   = config;
-  preview->apply    = apply;
   preview->area     = *area;
   preview->opened   = g_get_monotonic_time ();
   if (gimp_drawable_is_rgb (drawable))

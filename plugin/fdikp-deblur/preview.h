@@ -12,19 +12,15 @@
 
 typedef struct _DeblurPreview DeblurPreview;
 
-/* Sets the operation's properties on `node` from the procedure's settings. */
-typedef void (*DeblurApplySettings) (GeglNode *node, GimpProcedureConfig *config);
-
-/* The preview of `drawable` with the settings in `config` (applied to the
- * op by `apply`), as a widget to pack into the dialog (a box: the preview,
+/* The preview of `drawable` with the settings in `config` (the graph of
+ * deblur-graph.h, as the procedure runs it), as a widget to pack into the dialog (a box: the preview,
  * a progress bar, the toggle). `area` is what the network sees as its
  * image: the selection's bounding box within the drawable, as in the real
  * run. Free with deblur_preview_free() before the dialog is destroyed: it
  * stops the worker. */
 DeblurPreview *deblur_preview_new (GimpDrawable        *drawable,
                                    GimpProcedureConfig *config,
-                                   const GeglRectangle *area,
-                                   DeblurApplySettings  apply);
+                                   const GeglRectangle *area);
 GtkWidget     *deblur_preview_widget (DeblurPreview *preview);
 void           deblur_preview_free (DeblurPreview *preview);
 
