@@ -41,6 +41,12 @@ MODELS_KEY = "fdikp-models"
 CONTRACT = json.loads(r"""@FDIKP_CONTRACT@""")
 OPTIONS = CONTRACT["options"]
 
+# The procedure's own arguments, beside the op's properties
+# (plugin/fdikp-deblur/deblur-graph.c): "Only where out of focus", its
+# threshold and feather, in px of the defocus map's blur radius.
+FOCUS_LIMITS = (0.0, 32.0)
+FOCUS_DEFAULTS = {"focus-threshold": 1.5, "focus-feather": 1.0}
+
 # Runs inside gimp-console (python-fu-eval): reads the job, writes one JSON
 # line per file to the results file as soon as that file is done.
 GIMP_SIDE = r'''
@@ -184,6 +190,33 @@ def whole_number(limits):
     return parse
 
 
+def radius(text):
+    """An argparse type: a blur radius in px within FOCUS_LIMITS."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{value} is not a number").format(value=text))
+    if not FOCUS_LIMITS[0] <= value <= FOCUS_LIMITS[1]:
+        raise argparse.ArgumentTypeError(
+            _("{value} is not from {minimum} to {maximum}").format(
+                value=text, minimum=FOCUS_LIMITS[0], maximum=FOCUS_LIMITS[1]))
+    return value
+
+
+def add_focus_options(parser):
+    """The procedure's "Only where out of focus" arguments."""
+    parser.add_argument("--only-out-of-focus", action="store_true",
+                        help=_("deblur only where the model's defocus map finds the photo out "
+                               "of focus (the model must have a defocus map)"))
+    parser.add_argument("--focus-threshold", type=radius,
+                        default=FOCUS_DEFAULTS["focus-threshold"], metavar="PX",
+                        help=_("the blur radius (px) from which a pixel counts as out of focus"))
+    parser.add_argument("--focus-feather", type=radius,
+                        default=FOCUS_DEFAULTS["focus-feather"], metavar="PX",
+                        help=_("the width (px) of the smooth transition around the threshold; "
+                               "0 is a hard step"))
+
+
 def add_option(parser, option):
     """--NAME for one option of the contract (NAME with dashes)."""
     flag = "--" + option["name"].replace("_", "-")
@@ -211,6 +244,9 @@ def procedure_arguments(args):
         if option.get("installed_models"):
             value = model_argument(value)
         arguments[option["name"].replace("_", "-")] = value
+    arguments["only-out-of-focus"] = args.only_out_of_focus
+    arguments["focus-threshold"] = args.focus_threshold
+    arguments["focus-feather"] = args.focus_feather
     return arguments
 
 
@@ -227,6 +263,7 @@ def parse_args(argv):
                         help=_("list the installed models and exit"))
     for option in OPTIONS:
         add_option(parser, option)
+    add_focus_options(parser)
     args = parser.parse_args(argv)
     if not args.list_models:
         if not args.files:

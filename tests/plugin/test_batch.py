@@ -74,6 +74,75 @@ class Arguments(unittest.TestCase):
             self.assertEqual(done.returncode, 2, done.stderr)
 
 
+def load_batch():
+    loader = importlib.machinery.SourceFileLoader("batch", BATCH)
+    batch = types.ModuleType(loader.name)
+    loader.exec_module(batch)
+    return batch
+
+
+class FocusArguments(unittest.TestCase):
+    """The procedure's "Only where out of focus" arguments, which are not
+    the op's properties, are options of the batch command too."""
+
+    def test_the_flags_become_procedure_arguments(self):
+        batch = load_batch()
+        arguments = batch.procedure_arguments(batch.parse_args(
+            ["-o", "out", "--only-out-of-focus", "--focus-threshold", "2.5",
+             "--focus-feather", "0", "a.jpg"]))
+        self.assertEqual((arguments["only-out-of-focus"], arguments["focus-threshold"],
+                          arguments["focus-feather"]), (True, 2.5, 0.0))
+        # The op's properties are still all there.
+        self.assertIn("tile-size", arguments)
+        defaults = batch.procedure_arguments(batch.parse_args(["-o", "out", "a.jpg"]))
+        self.assertEqual((defaults["only-out-of-focus"], defaults["focus-threshold"],
+                          defaults["focus-feather"]), (False, 1.5, 1.0))
+
+    def test_radii_outside_0_to_32_are_refused(self):
+        for name in ("--focus-threshold", "--focus-feather"):
+            for value in ("-0.5", "32.5", "wide"):
+                with self.subTest(flag=name, value=value):
+                    done = Arguments.run_batch(self, name, value)
+                    self.assertEqual(done.returncode, 2, done.stderr)
+
+
+class FocusBatch(unittest.TestCase):
+    """The flags reach the procedure in GIMP: with a model without a map
+    the option fails, naming the model; with map-sharpen.pt and a threshold
+    above every radius of the photo, the photo comes back unchanged (its
+    sharpening forward would change it)."""
+
+    def run_on_noise(self, model, *flags):
+        with tempfile.TemporaryDirectory() as tmp:
+            rng = np.random.default_rng(3)
+            pixels = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+            src = os.path.join(tmp, "noise.png")
+            Image.fromarray(pixels).save(src)
+            out = os.path.join(tmp, "out")
+            env = dict(os.environ, GIMP3_DIRECTORY=os.path.join(tmp, "gimp3"))
+            done = subprocess.run([sys.executable, BATCH, "--model", model, *flags, "-o", out,
+                                   src], capture_output=True, text=True, env=env, timeout=600)
+            result = None
+            if os.path.exists(os.path.join(out, "noise.png")):
+                with Image.open(os.path.join(out, "noise.png")) as im:
+                    result = np.asarray(im.convert("RGB"))
+            return done, pixels, result
+
+    def test_a_model_without_a_map_fails_with_the_option(self):
+        model = os.path.join(FIXTURES, "sharpen.pt")
+        done, _, result = self.run_on_noise(model, "--only-out-of-focus")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("'%s' has no defocus map" % model, done.stdout)
+        self.assertIsNone(result)
+
+    def test_threshold_and_feather_reach_the_procedure(self):
+        done, pixels, result = self.run_on_noise(
+            os.path.join(FIXTURES, "map-sharpen.pt"), "--only-out-of-focus",
+            "--focus-threshold", "32", "--focus-feather", "0")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        np.testing.assert_array_equal(result, pixels)
+
+
 class Models(unittest.TestCase):
     """--list-models names the installed models; --model takes a name or a
     file, which GIMP gets as an absolute path."""
