@@ -162,14 +162,16 @@ focus_blend_class_init (FocusBlendClass *klass)
   operation_class->prepare   = focus_blend_prepare;
   point_class->process       = focus_blend_process;
 
-  g_object_class_install_property (
-      object_class, PROP_THRESHOLD,
-      g_param_spec_double ("threshold", "Threshold", "Map radius (px) of the middle of the step",
-                           0.0, 32.0, 1.5, G_PARAM_READWRITE | G_PARAM_CONSTRUCT));
-  g_object_class_install_property (
-      object_class, PROP_FEATHER,
-      g_param_spec_double ("feather", "Feather", "Width (px of radius) of the step", 0.0, 32.0,
-                           1.0, G_PARAM_READWRITE | G_PARAM_CONSTRUCT));
+  g_object_class_install_property (object_class, PROP_THRESHOLD,
+                                   g_param_spec_double ("threshold", "Threshold",
+                                                        "Map radius (px) of the middle of the step",
+                                                        0.0, 32.0, 1.5,
+                                                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT));
+  g_object_class_install_property (object_class, PROP_FEATHER,
+                                   g_param_spec_double ("feather", "Feather",
+                                                        "Width (px of radius) of the step", 0.0,
+                                                        32.0, 1.0,
+                                                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT));
 
   gegl_operation_class_set_keys (operation_class, "name", FOCUS_BLEND_OPERATION, "title",
                                  "Focus blend", "categories", "hidden", "description",
@@ -209,9 +211,9 @@ deblur_graph_build (DeblurGraph         *nodes,
                     GeglNode            *input,
                     GimpProcedureConfig *config)
 {
-  gboolean only_out_of_focus = FALSE;
-  gdouble  threshold         = 1.5;
-  gdouble  feather           = 1.0;
+  gboolean  only_out_of_focus = FALSE;
+  gdouble   threshold         = 1.5;
+  gdouble   feather           = 1.0;
   GeglNode *blend;
 
   nodes->deblur = gegl_node_new_child (graph, "operation", FDIKP_DEBLUR_OPERATION, NULL);
@@ -245,8 +247,7 @@ failure_of (GeglNode *node)
 {
   if (! node)
     return NULL;
-  return g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (node)),
-                            FDIKP_DEBLUR_ERROR_KEY);
+  return g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (node)), FDIKP_DEBLUR_ERROR_KEY);
 }
 
 const gchar *

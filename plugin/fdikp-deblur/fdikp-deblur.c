@@ -172,7 +172,8 @@ static void
 progress_cb (GeglNode *node, gdouble fraction, ProgressPart *part)
 {
   gimp_progress_update (part->span->start
-                        + part->span->span * (part->start + part->part * CLAMP (fraction, 0.0, 1.0)));
+                        + part->span->span
+                              * (part->start + part->part * CLAMP (fraction, 0.0, 1.0)));
 }
 
 /* Runs the operation into the drawable's shadow buffer over the selection's
@@ -203,9 +204,9 @@ deblur_into_shadow (GimpDrawable        *drawable,
 
   gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height);
 
-  input  = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source, NULL);
-  crop   = gegl_node_new_child (graph, "operation", "gegl:crop", "x", (gdouble) x, "y", (gdouble) y,
-                                "width", (gdouble) width, "height", (gdouble) height, NULL);
+  input = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source, NULL);
+  crop  = gegl_node_new_child (graph, "operation", "gegl:crop", "x", (gdouble) x, "y", (gdouble) y,
+                               "width", (gdouble) width, "height", (gdouble) height, NULL);
   gegl_node_link (input, crop);
   /* The same graph as the dialog's preview (deblur-graph.h). */
   deblur_graph_build (&nodes, graph, crop, config);

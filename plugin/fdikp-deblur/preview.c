@@ -292,9 +292,7 @@ original_toggled (GtkToggleButton *button, gpointer data)
 }
 
 DeblurPreview *
-deblur_preview_new (GimpDrawable        *drawable,
-                    GimpProcedureConfig *config,
-                    const GeglRectangle *area)
+deblur_preview_new (GimpDrawable *drawable, GimpProcedureConfig *config, const GeglRectangle *area)
 {
   DeblurPreview *preview = g_new0 (DeblurPreview, 1);
   GeglBuffer    *buffer  = gimp_drawable_get_buffer (drawable);

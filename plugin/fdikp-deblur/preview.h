@@ -13,15 +13,13 @@
 typedef struct _DeblurPreview DeblurPreview;
 
 /* The preview of `drawable` with the settings in `config` (the graph of
- * deblur-graph.h, as the procedure runs it), as a widget to pack into the dialog (a box: the preview,
- * a progress bar, the toggle). `area` is what the network sees as its
- * image: the selection's bounding box within the drawable, as in the real
- * run. Free with deblur_preview_free() before the dialog is destroyed: it
- * stops the worker. */
-DeblurPreview *deblur_preview_new (GimpDrawable        *drawable,
-                                   GimpProcedureConfig *config,
-                                   const GeglRectangle *area);
-GtkWidget     *deblur_preview_widget (DeblurPreview *preview);
-void           deblur_preview_free (DeblurPreview *preview);
+ * deblur-graph.h, as the procedure runs it), as a widget to pack into the dialog (a box: the
+ * preview, a progress bar, the toggle). `area` is what the network sees as its image: the
+ * selection's bounding box within the drawable, as in the real run. Free with deblur_preview_free()
+ * before the dialog is destroyed: it stops the worker. */
+DeblurPreview *
+deblur_preview_new (GimpDrawable *drawable, GimpProcedureConfig *config, const GeglRectangle *area);
+GtkWidget *deblur_preview_widget (DeblurPreview *preview);
+void       deblur_preview_free (DeblurPreview *preview);
 
 #endif /* FDIKP_DEBLUR_PREVIEW_H */
