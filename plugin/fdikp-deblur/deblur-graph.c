@@ -205,16 +205,28 @@ deblur_graph_add_arguments (GimpProcedure *procedure)
       0.0, 32.0, 1.0, G_PARAM_READWRITE);
 }
 
+GeglNode *
+deblur_graph_add_map (GeglNode *graph, GeglNode *input, GimpProcedureConfig *config)
+{
+  GeglNode *map = gegl_node_new_child (graph, "operation", FDIKP_DEFOCUS_MAP_OPERATION, NULL);
+
+  fdikp_operation_set_properties (map, config, FDIKP_DEFOCUS_MAP_OPERATION);
+  gegl_node_link (input, map);
+  return map;
+}
+
 void
 deblur_graph_build (DeblurGraph         *nodes,
                     GeglNode            *graph,
                     GeglNode            *input,
-                    GimpProcedureConfig *config)
+                    GimpProcedureConfig *config,
+                    GeglBuffer          *map)
 {
   gboolean  only_out_of_focus = FALSE;
   gdouble   threshold         = 1.5;
   gdouble   feather           = 1.0;
   GeglNode *blend;
+  GeglNode *radii;
 
   nodes->deblur = gegl_node_new_child (graph, "operation", FDIKP_DEBLUR_OPERATION, NULL);
   fdikp_operation_set_properties (nodes->deblur, config, FDIKP_DEBLUR_OPERATION);
@@ -230,15 +242,16 @@ deblur_graph_build (DeblurGraph         *nodes,
   /* Registers the blend's name with GEGL (in its class_init). */
   g_type_class_unref (g_type_class_ref (focus_blend_get_type ()));
 
-  nodes->map = gegl_node_new_child (graph, "operation", FDIKP_DEFOCUS_MAP_OPERATION, NULL);
-  fdikp_operation_set_properties (nodes->map, config, FDIKP_DEFOCUS_MAP_OPERATION);
-  gegl_node_link (input, nodes->map);
+  if (map)
+    radii = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", map, NULL);
+  else
+    radii = nodes->map = deblur_graph_add_map (graph, input, config);
 
   blend = gegl_node_new_child (graph, "operation", FOCUS_BLEND_OPERATION, "threshold", threshold,
                                "feather", feather, NULL);
   gegl_node_connect (blend, "input", input, "output");
   gegl_node_connect (blend, "aux", nodes->deblur, "output");
-  gegl_node_connect (blend, "aux2", nodes->map, "output");
+  gegl_node_connect (blend, "aux2", radii, "output");
   nodes->output = blend;
 }
 

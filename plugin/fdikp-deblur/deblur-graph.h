@@ -26,14 +26,23 @@ typedef struct
 /* Adds the three arguments above to the deblur procedure. */
 void         deblur_graph_add_arguments (GimpProcedure *procedure);
 
+/* Adds fdikp:defocus-map on `input` to `graph`, with the settings of
+ * `config` (those it shares with the deblur op). */
+GeglNode    *deblur_graph_add_map (GeglNode *graph, GeglNode *input, GimpProcedureConfig *config);
+
 /* Builds the graph in `graph` on `input` (the drawable, cropped to what the
  * network sees as its image) from the procedure's arguments in `config`.
  * With the option off it is the deblur op alone, exactly as before the
- * option existed. */
+ * option existed. With it on, the blend takes its map from `map` when
+ * given (the map op's output over the region to be processed, computed
+ * beforehand: the procedure does so, so that a model without a map fails
+ * before the long deblur; nodes->map is then NULL), else from a map op in
+ * the graph (deblur_graph_add_map: the preview). */
 void         deblur_graph_build (DeblurGraph         *nodes,
                                  GeglNode            *graph,
                                  GeglNode            *input,
-                                 GimpProcedureConfig *config);
+                                 GimpProcedureConfig *config,
+                                 GeglBuffer          *map);
 
 /* After processing: the first failure message of the graph's ops (the
  * deblur op's, then the map's: "... has no defocus map" for a model

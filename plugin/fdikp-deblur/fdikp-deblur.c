@@ -195,41 +195,58 @@ deblur_into_shadow (GimpDrawable        *drawable,
   GeglNode     *input;
   GeglNode     *crop;
   DeblurGraph   nodes;
-  ProgressPart  deblur_part = { span, 0.0, 1.0 };
-  ProgressPart  map_part    = { span, 0.5, 0.5 };
+  ProgressPart  deblur_part       = { span, 0.0, 1.0 };
+  ProgressPart  map_part          = { span, 0.0, 0.5 };
+  GeglBuffer   *map               = NULL;
+  gboolean      only_out_of_focus = FALSE;
   GeglRectangle area;
-  const gchar  *failure;
+  const gchar  *failure = NULL;
   gboolean      ok;
   gint          x, y, width, height;
 
   gimp_drawable_mask_intersect (drawable, &x, &y, &width, &height);
+  g_object_get (config, DEBLUR_ONLY_OUT_OF_FOCUS, &only_out_of_focus, NULL);
+  area.x      = x;
+  area.y      = y;
+  area.width  = width;
+  area.height = height;
 
   input = gegl_node_new_child (graph, "operation", "gegl:buffer-source", "buffer", source, NULL);
   crop  = gegl_node_new_child (graph, "operation", "gegl:crop", "x", (gdouble) x, "y", (gdouble) y,
                                "width", (gdouble) width, "height", (gdouble) height, NULL);
   gegl_node_link (input, crop);
-  /* The same graph as the dialog's preview (deblur-graph.h). */
-  deblur_graph_build (&nodes, graph, crop, config);
 
-  g_signal_connect (nodes.deblur, "progress", G_CALLBACK (progress_cb), &deblur_part);
-  if (nodes.map)
+  /* "Only where out of focus": the map first, over the same area as the
+   * deblur below, so that a model without one fails at once rather than
+   * after the deblur. The whole area in one request (below). */
+  if (only_out_of_focus)
     {
-      deblur_part.part = 0.5;
-      g_signal_connect (nodes.map, "progress", G_CALLBACK (progress_cb), &map_part);
+      GeglNode *map_node = deblur_graph_add_map (graph, crop, config);
+
+      g_signal_connect (map_node, "progress", G_CALLBACK (progress_cb), &map_part);
+      map = gegl_buffer_new (&area, babl_format ("Y float"));
+      gegl_node_blit_buffer (map_node, map, &area, 0, GEGL_ABYSS_NONE);
+      failure           = g_object_get_data (G_OBJECT (gegl_node_get_gegl_operation (map_node)),
+                                             FDIKP_DEBLUR_ERROR_KEY);
+      deblur_part.start = 0.5;
+      deblur_part.part  = 0.5;
     }
 
-  /* The whole area in one request: the op computes only what is asked for,
-   * so a sink's chunks (gegl_node_process) would each redo the tiles along
-   * their edges and restart the progress. */
-  area.x      = x;
-  area.y      = y;
-  area.width  = width;
-  area.height = height;
-  gegl_node_blit_buffer (nodes.output, shadow, &area, 0, GEGL_ABYSS_NONE);
-  gegl_buffer_flush (shadow);
+  if (! failure)
+    {
+      /* The same graph as the dialog's preview (deblur-graph.h), the map
+       * taken from the buffer just computed. */
+      deblur_graph_build (&nodes, graph, crop, config, map);
+      g_signal_connect (nodes.deblur, "progress", G_CALLBACK (progress_cb), &deblur_part);
 
-  failure = deblur_graph_failure (&nodes);
-  ok      = (failure == NULL);
+      /* The whole area in one request: the op computes only what is asked
+       * for, so a sink's chunks (gegl_node_process) would each redo the
+       * tiles along their edges and restart the progress. */
+      gegl_node_blit_buffer (nodes.output, shadow, &area, 0, GEGL_ABYSS_NONE);
+      gegl_buffer_flush (shadow);
+      failure = deblur_graph_failure (&nodes);
+    }
+  ok = (failure == NULL);
   if (! ok)
     g_set_error (error, GIMP_PLUG_IN_ERROR, 0,
                  /* TRANSLATORS: %s is the drawable's name, %s the engine's message */
@@ -237,6 +254,7 @@ deblur_into_shadow (GimpDrawable        *drawable,
                  gimp_item_get_name (GIMP_ITEM (drawable)), failure);
 
   g_object_unref (graph);
+  g_clear_object (&map);
   g_object_unref (shadow);
   g_object_unref (source);
 

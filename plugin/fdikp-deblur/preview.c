@@ -244,7 +244,7 @@ start_job (DeblurPreview *preview)
   gegl_node_link (source, crop);
   /* The procedure's own graph (deblur-graph.h): the preview shows what the
    * filter will produce, "Only where out of focus" included. */
-  deblur_graph_build (&job->nodes, job->graph, crop, preview->config);
+  deblur_graph_build (&job->nodes, job->graph, crop, preview->config, NULL);
   g_atomic_int_set (&preview->cancel, 0);
   g_atomic_int_set (&preview->permille, 0);
   deblur_graph_set_cancel (&job->nodes, &preview->cancel);

@@ -35,14 +35,14 @@ def rect(w, h):
     return Gegl.Rectangle.new(0, 0, w, h)
 
 
-def make_image(seed):
-    image = Gimp.Image.new_with_precision(IMAGE_W, IMAGE_H, Gimp.ImageBaseType.RGB,
-                                          Gimp.Precision.U8_NON_LINEAR)
-    background = Gimp.Layer.new(image, "background", IMAGE_W, IMAGE_H,
+def make_image(seed, w=W, h=H):
+    image = Gimp.Image.new_with_precision(w + IMAGE_W - W, h + IMAGE_H - H,
+                                          Gimp.ImageBaseType.RGB, Gimp.Precision.U8_NON_LINEAR)
+    background = Gimp.Layer.new(image, "background", image.get_width(), image.get_height(),
                                 Gimp.ImageType.RGB_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(background, None, 0)
     background.fill(Gimp.FillType.WHITE)
-    photo = Gimp.Layer.new(image, "photo", W, H, Gimp.ImageType.RGBA_IMAGE, 100.0,
+    photo = Gimp.Layer.new(image, "photo", w, h, Gimp.ImageType.RGBA_IMAGE, 100.0,
                            Gimp.LayerMode.NORMAL)
     image.insert_layer(photo, None, 0)
     photo.set_offsets(X, Y)
@@ -50,12 +50,12 @@ def make_image(seed):
     # 5 px, below and above the threshold.
     rng = random.Random(seed)
     values = []
-    for _ in range(W * H):
+    for _ in range(w * h):
         values += [rng.random() for _ in range(3)] + [0.25 + 0.75 * rng.random()]
     buf = photo.get_buffer()
-    buf.set(rect(W, H), PHOTO_FORMAT, array.array("f", values).tobytes())
+    buf.set(rect(w, h), PHOTO_FORMAT, array.array("f", values).tobytes())
     buf.flush()
-    photo.update(0, 0, W, H)
+    photo.update(0, 0, w, h)
     image.clean_all()
     return image, photo
 
@@ -84,14 +84,14 @@ def run_procedure(image, drawable, **arguments):
     return status.value_nick, message
 
 
-def case(name, model, **arguments):
-    image, photo = make_image(1)
+def case(name, model, w=W, h=H, **arguments):
+    image, photo = make_image(1, w, h)
     before = read(photo, PHOTO_FORMAT)
     status, message = run_procedure(image, photo, model=model, **arguments)
     save(name + ".before", before)
     save(name + ".after", read(photo, PHOTO_FORMAT))
     results["cases"][name] = {"status": status, "message": message, "model": model,
-                              "dirty": image.is_dirty(), "width": W, "height": H}
+                              "dirty": image.is_dirty(), "width": w, "height": h}
     image.delete()
 
 
@@ -102,6 +102,12 @@ case("off", sharpen_map, **dict(focus, **{"only-out-of-focus": False}))
 case("blend", sharpen_map, **focus)
 case("hard", sharpen_map, **dict(focus, **{"focus-feather": 0.0}))
 case("no-map", os.path.join(FIXTURES, "sharpen.pt"), **focus)
+# No map, and a forward that fails on tiles above 64 px (after passing the
+# engine's probe): on a photo that large the deblur fails (off), but with
+# the option on the map is computed, and fails, first.
+throws_large = os.path.join(FIXTURES, "throws-large.pt")
+case("large-off", throws_large, w=96, h=80)
+case("no-map-large", throws_large, w=96, h=80, **focus)
 
 signature = {}
 for spec in pdb.lookup_procedure(PROC).get_arguments():

@@ -4,7 +4,8 @@ map-sharpen.pt (a sharpening forward and map-local.pt's analytic map):
 where the map's radius is below threshold - feather / 2 the photo is left
 as it was, above threshold + feather / 2 it is the plain deblur's result,
 alpha is the input's; with the option off the arguments change nothing; a
-model without a map is named and the image is unchanged."""
+model without a map is named, before its deblur runs, and the image is
+unchanged."""
 
 import json
 import os
@@ -105,6 +106,20 @@ class OnlyOutOfFocus(unittest.TestCase):
         self.assertFalse(info["dirty"])
         np.testing.assert_array_equal(self.pixels("no-map", "after"),
                                       self.pixels("no-map", "before"))
+
+    def test_the_map_is_checked_before_the_deblur_runs(self):
+        # Without the option this model's deblur fails on this photo...
+        off = self.results["cases"]["large-off"]
+        self.assertEqual(off["status"], "execution-error")
+        self.assertIn("fixture model failure on a large tile", off["message"])
+        # ...with it, the missing map is found before the deblur runs.
+        info = self.results["cases"]["no-map-large"]
+        self.assertEqual(info["status"], "execution-error")
+        self.assertIn("'%s' has no defocus map" % info["model"], info["message"])
+        self.assertNotIn("fixture model failure", info["message"])
+        self.assertFalse(info["dirty"])
+        np.testing.assert_array_equal(self.pixels("no-map-large", "after"),
+                                      self.pixels("no-map-large", "before"))
 
     def test_arguments(self):
         signature = self.results["signature"]
