@@ -16,16 +16,16 @@ namespace {
 // (2026-12-05, CPU): the 3x3 local map differs by float rounding in the
 // cross-fades (2.4e-7 px) away from the border pixels, where the fixture
 // replicates and the engine's tiles reflect. The trained head
-// (model/checkpoints/defocus-head, step 3000: it now uses its whole reach
-// of about 250 px, far beyond a 128-px tile with 64 px of overlap; radii
-// 0.06-3.3 px here) differs by 1.23 px at most 8 px or more from the
-// borders, 0.58 px 32 px or more from them, 1.53 px at them (its
+// (model/checkpoints/defocus-head, step 4700: it uses its whole reach of
+// about 250 px, far beyond a 128-px tile with 64 px of overlap; radii
+// 0.06-2.3 px here) differs by 1.22 px at most 8 px or more from the
+// borders, 0.38 px 32 px or more from them, 2.03 px at them (its
 // zero-padded convolutions see the image edge where a border tile sees
-// reflected pixels), 0.13 px on average. The bounds below hold those with
+// reflected pixels), 0.126 px on average. The bounds below hold those with
 // about 30% to spare; a head that changed more than that fails here.
 constexpr double kLocalTolerance = 1e-5;
 constexpr double kHeadInsideTolerancePx = 1.6;
-constexpr double kHeadBorderTolerancePx = 2.0;
+constexpr double kHeadBorderTolerancePx = 2.6;
 constexpr double kHeadMeanTolerancePx = 0.18;
 
 std::string fixture(const std::string &name) {
