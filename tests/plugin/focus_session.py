@@ -15,8 +15,9 @@ import random
 import gi
 
 gi.require_version("Gimp", "3.0")
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+from gi.repository import Gimp  # noqa: E402
+
+from session_common import read, rect, run_procedure, save  # noqa: E402
 
 OUT = os.environ["FDIKP_SESSION_OUT"]
 FIXTURES = os.environ["FDIKP_FIXTURES"]
@@ -29,10 +30,6 @@ THRESHOLD, FEATHER = 2.0, 1.0
 
 results = {"cases": {}}
 pdb = Gimp.get_pdb()
-
-
-def rect(w, h):
-    return Gegl.Rectangle.new(0, 0, w, h)
 
 
 def make_image(seed, w=W, h=H):
@@ -60,34 +57,10 @@ def make_image(seed, w=W, h=H):
     return image, photo
 
 
-def read(drawable, fmt):
-    return bytes(drawable.get_buffer().get(rect(drawable.get_width(), drawable.get_height()),
-                                           1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def save(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-
-
-def run_procedure(image, drawable, **arguments):
-    proc = pdb.lookup_procedure(PROC)
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", [drawable])
-    for name, value in arguments.items():
-        cfg.set_property(name, value)
-    result = proc.run(cfg)
-    status = result.index(0)
-    message = result.index(1) if result.length() > 1 else None
-    return status.value_nick, message
-
-
 def case(name, model, w=W, h=H, **arguments):
     image, photo = make_image(1, w, h)
     before = read(photo, PHOTO_FORMAT)
-    status, message = run_procedure(image, photo, model=model, **arguments)
+    status, message = run_procedure(PROC, image, [photo], model=model, **arguments)
     save(name + ".before", before)
     save(name + ".after", read(photo, PHOTO_FORMAT))
     results["cases"][name] = {"status": status, "message": message, "model": model,

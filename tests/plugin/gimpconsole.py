@@ -2,9 +2,11 @@
 temporary folder, the plug-in and GEGL search paths from the test
 environment (tests/plugin/meson.build)."""
 
+import json
 import os
 import subprocess
 import tempfile
+import unittest
 
 GIMP_CONSOLE = os.environ.get("GIMP_CONSOLE", "gimp-console-3.0")
 
@@ -26,3 +28,34 @@ def run_python(code, gimp_dir=None, env=None, timeout=600):
              "--quit"],
             input=code, capture_output=True, text=True, env=env, timeout=timeout)
         return done.returncode, done.stdout + done.stderr
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class SessionTest(unittest.TestCase):
+    """Runs SESSION (a script in this folder, importing session_common) once
+    in gimp-console for the class, with SESSION_ENV and FDIKP_SESSION_OUT
+    set to a temporary folder; its results.json is cls.results and its
+    files are in cls.tmp.name."""
+
+    SESSION = ""
+    SESSION_ENV = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        with open(os.path.join(HERE, cls.SESSION)) as f:
+            code = f.read()
+        path = os.pathsep.join(p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
+        status, cls.log = run_python(code, env=dict(cls.SESSION_ENV, PYTHONPATH=path,
+                                                    FDIKP_SESSION_OUT=cls.tmp.name))
+        results = os.path.join(cls.tmp.name, "results.json")
+        if status != 0 or not os.path.exists(results):
+            raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
+        with open(results) as f:
+            cls.results = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()

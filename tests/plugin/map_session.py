@@ -14,8 +14,9 @@ import random
 import gi
 
 gi.require_version("Gimp", "3.0")
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+from gi.repository import Gimp  # noqa: E402
+
+from session_common import read, rect, run_procedure, save  # noqa: E402
 
 OUT = os.environ["FDIKP_SESSION_OUT"]
 FIXTURES = os.environ["FDIKP_FIXTURES"]
@@ -28,10 +29,6 @@ MAX_RADIUS = 2.5
 
 results = {"cases": {}}
 pdb = Gimp.get_pdb()
-
-
-def rect(w, h):
-    return Gegl.Rectangle.new(0, 0, w, h)
 
 
 def make_image(seed, with_mask=False):
@@ -61,30 +58,6 @@ def make_image(seed, with_mask=False):
     return image, photo
 
 
-def read(drawable, fmt):
-    return bytes(drawable.get_buffer().get(rect(drawable.get_width(), drawable.get_height()),
-                                           1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def save(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-
-
-def run_procedure(image, drawable, **arguments):
-    proc = pdb.lookup_procedure(PROC)
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", [drawable])
-    for name, value in arguments.items():
-        cfg.set_property(name, value)
-    result = proc.run(cfg)
-    status = result.index(0)
-    message = result.index(1) if result.length() > 1 else None
-    return status.value_nick, message
-
-
 def layer_list(image):
     return [{"name": layer.get_name(), "offsets": list(layer.get_offsets()[1:]),
              "width": layer.get_width(), "height": layer.get_height(),
@@ -96,7 +69,7 @@ def case(name, model, seed=1, with_mask=False, **arguments):
     image, photo = make_image(seed, with_mask)
     layers_before = layer_list(image)
     before = read(photo, PHOTO_FORMAT)
-    status, message = run_procedure(image, photo, model=model, **arguments)
+    status, message = run_procedure(PROC, image, [photo], model=model, **arguments)
     save(name + ".before", before)
     save(name + ".after", read(photo, PHOTO_FORMAT))
     info = {"status": status, "message": message, "model": model, "dirty": image.is_dirty(),

@@ -15,6 +15,8 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
+from session_common import run_procedure, save  # noqa: E402
+
 OUT = os.environ["FDIKP_SESSION_OUT"]
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 PROC = "plug-in-fdikp-deblur"
@@ -75,29 +77,10 @@ def pixels(layer, fmt):
     return bytes(layer.get_buffer().get(rect(), 1.0, fmt, Gegl.AbyssPolicy.NONE))
 
 
-def save(name, data):
-    with open(os.path.join(OUT, name), "wb") as f:
-        f.write(data)
-
-
-def run_procedure(image, drawables, **arguments):
-    proc = pdb.lookup_procedure(PROC)
-    cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    cfg.set_property("image", image)
-    cfg.set_core_object_array("drawables", drawables)
-    for name, value in arguments.items():
-        cfg.set_property(name, value)
-    result = proc.run(cfg)
-    status = result.index(0)
-    message = result.index(1) if result.length() > 1 else None
-    return status.value_nick, message
-
-
 def case(name, kind, precision, model, seed=1, **arguments):
     image, layer, fmt = make_image(kind, precision, seed)
     before = pixels(layer, fmt)
-    status, message = run_procedure(image, [layer], model=model, **arguments)
+    status, message = run_procedure(PROC, image, [layer], model=model, **arguments)
     after = pixels(layer, fmt)
     save(name + ".before", before)
     save(name + ".after", after)
@@ -129,7 +112,7 @@ for name, model in (("missing", "/nonexistent/folder/model.pt"),
 # The same settings through the op's own filter (the "Live Preview" entry's
 # route, in GIMP's core): the two entries must give the same pixels.
 image, layer, fmt = make_image("rgba", "u8", 7)
-status, message = run_procedure(image, [layer], model=os.path.join(FIXTURES, "sharpen.pt"),
+status, message = run_procedure(PROC, image, [layer], model=os.path.join(FIXTURES, "sharpen.pt"),
                                 stages=2, **{"tile-size": 16, "tile-overlap": 4})
 via_plugin = pixels(layer, fmt)
 image.delete()
@@ -157,7 +140,7 @@ second = Gimp.Layer.new(image, "second", W, H, Gimp.ImageType.RGBA_IMAGE, 100.0,
 image.insert_layer(second, None, 0)
 second.fill(Gimp.FillType.WHITE)
 image.clean_all()
-status, message = run_procedure(image, [layer, second],
+status, message = run_procedure(PROC, image, [layer, second],
                                 model=os.path.join(FIXTURES, "sharpen.pt"))
 results["two-layers"] = {"status": status, "message": message, "dirty": image.is_dirty()}
 image.delete()

@@ -7,17 +7,14 @@ alpha is the input's; with the option off the arguments change nothing; a
 model without a map is named, before its deblur runs, and the image is
 unchanged."""
 
-import json
 import os
-import tempfile
 import unittest
 
 import numpy as np
 
-from gimpconsole import run_python
+from gimpconsole import SessionTest
 from test_map import local_map
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 
 # How far from the ends of the ramp a pixel's radius must lie to be judged:
@@ -26,22 +23,9 @@ FIXTURES = os.environ["FDIKP_FIXTURES"]
 MARGIN = 0.05
 
 
-class OnlyOutOfFocus(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        with open(os.path.join(HERE, "focus_session.py")) as f:
-            code = f.read()
-        status, cls.log = run_python(code, env={"FDIKP_SESSION_OUT": cls.tmp.name})
-        results = os.path.join(cls.tmp.name, "results.json")
-        if status != 0 or not os.path.exists(results):
-            raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
-        with open(results) as f:
-            cls.results = json.load(f)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class OnlyOutOfFocus(SessionTest):
+    SESSION = "focus_session.py"
+    SESSION_ENV = {}
 
     def pixels(self, name, suffix):
         info = self.results["cases"][name]

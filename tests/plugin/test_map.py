@@ -4,16 +4,13 @@ map-local.pt's analytic map, what the procedure leaves alone (the photo's
 pixels, the other layers), and a model without a map refused with the
 image unchanged."""
 
-import json
 import os
-import tempfile
 import unittest
 
 import numpy as np
 
-from gimpconsole import run_python
+from gimpconsole import SessionTest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 
 # The map is stored in u8 (the image's precision): one step of it, plus
@@ -32,24 +29,9 @@ def local_map(rgb):
     return 10 * np.abs(rgb[1:-1, 1:-1] - box).mean(axis=2)
 
 
-class DefocusMapProcedure(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        with open(os.path.join(HERE, "map_session.py")) as f:
-            code = f.read()
-        status, cls.log = run_python(code, env={
-            "FDIKP_SESSION_OUT": cls.tmp.name,
-            "FDIKP_MODEL_PATH": os.path.join(FIXTURES, "models")})
-        results = os.path.join(cls.tmp.name, "results.json")
-        if status != 0 or not os.path.exists(results):
-            raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
-        with open(results) as f:
-            cls.results = json.load(f)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class DefocusMapProcedure(SessionTest):
+    SESSION = "map_session.py"
+    SESSION_ENV = {"FDIKP_MODEL_PATH": os.path.join(FIXTURES, "models")}
 
     def pixels(self, name, suffix, channels):
         info = self.results["cases"][name]

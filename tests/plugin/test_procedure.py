@@ -3,16 +3,13 @@ fixture models: the pixels it gives on every image kind, what it leaves
 alone (alpha, unselected pixels, the image after a failure), its messages,
 and its agreement with the op's own filter entry."""
 
-import json
 import os
-import tempfile
 import unittest
 
 import numpy as np
 
-from gimpconsole import run_python
+from gimpconsole import SessionTest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 
 # One step of the quantisation each precision stores, plus float slack:
@@ -32,24 +29,9 @@ def sharpen(plane):
     return out
 
 
-class Procedure(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        with open(os.path.join(HERE, "session.py")) as f:
-            code = f.read()
-        status, cls.log = run_python(code, env={
-            "FDIKP_SESSION_OUT": cls.tmp.name,
-            "FDIKP_MODEL_PATH": os.path.join(FIXTURES, "models")})
-        results = os.path.join(cls.tmp.name, "results.json")
-        if status != 0 or not os.path.exists(results):
-            raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
-        with open(results) as f:
-            cls.results = json.load(f)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class Procedure(SessionTest):
+    SESSION = "session.py"
+    SESSION_ENV = {"FDIKP_MODEL_PATH": os.path.join(FIXTURES, "models")}
 
     def pixels(self, name, suffix, info):
         data = np.fromfile(os.path.join(self.tmp.name, f"{name}.{suffix}"), dtype=np.float32)
