@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from . import defocus_map
 from .image_io import IMAGE_EXTENSIONS, load_image
 from .kernels import PATCH, bank_file
 
@@ -41,23 +42,12 @@ DEFAULT_PAIRS = os.path.join("..", "..", "shared", "data", "dpdd1024-dev")
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-    def ranks(x):
-        order = np.argsort(x, kind="mergesort")
-        r = np.empty(len(x))
-        r[order] = np.arange(len(x))
-        # Average the ranks of equal values.
-        values, inverse = np.unique(x, return_inverse=True)
-        sums = np.bincount(inverse, weights=r)
-        counts = np.bincount(inverse)
-        return (sums / counts)[inverse]
-    if len(a) < 3:
+    """defocus_map.spearman, undefined (NaN) where a ranking says nothing:
+    fewer than 3 values, or all of one side equal."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    ra, rb = ranks(np.asarray(a, float)), ranks(np.asarray(b, float))
-    ra -= ra.mean()
-    rb -= rb.mean()
-    denominator = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
-    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
+    return defocus_map.spearman(a, b)
 
 
 class MapModel:
