@@ -102,6 +102,11 @@ class PrecisionScope {
   c10::ScalarType was_dtype_ = c10::ScalarType::Float;
 };
 
+// The model's forward on x under its precision (PrecisionScope): a tensor
+// it leaves in bfloat16 comes back as float32, the engine's one output
+// type. The contract probe and every tile run through here.
+torch::jit::IValue run_forward(const LoadedModel &model, const torch::Tensor &x, int64_t stages);
+
 // planner.cc: the tile the engine chooses for a model on a device within a
 // memory budget (0: the automatic budget for the device).
 int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple);

@@ -72,7 +72,6 @@ namespace {
 using internal::LoadedModel;
 using internal::mentions_out_of_memory;
 using internal::model_layout;
-using internal::PrecisionScope;
 using internal::quoted;
 using internal::summarize;
 
@@ -136,8 +135,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   torch::jit::IValue result;
   try {
     c10::InferenceMode guard;
-    const PrecisionScope precision(model->precision, model->device);
-    result = model->module.forward({probe, static_cast<int64_t>(info.default_stages)});
+    result = internal::run_forward(*model, probe, info.default_stages);
   } catch (const c10::Error &e) {
     return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
                            std::to_string(side) +
@@ -149,11 +147,7 @@ Status check_contract(const std::string &path, LoadedModel *model) {
   if (!result.isTensor())
     return Status::failure(quoted(path) + " does not follow the model contract: forward returned " +
                            result.tagKind() + ", not a Tensor");
-  auto out = result.toTensor();
-  // Under autocast a model's last operator may leave bfloat16; the engine
-  // takes its output as float32 (infer_tile converts it the same way).
-  if (model->precision == Precision::Bf16 && out.scalar_type() == torch::kBFloat16)
-    out = out.to(torch::kFloat32);
+  const auto out = result.toTensor();
   if (out.sizes() != probe.sizes()) {
     std::ostringstream why;
     why << quoted(path) << " does not follow the model contract: for an input of shape "
@@ -247,6 +241,19 @@ void use_simple_executor() {
 }  // namespace
 
 namespace internal {
+
+torch::jit::IValue run_forward(const LoadedModel &model, const torch::Tensor &x, int64_t stages) {
+  torch::jit::IValue result;
+  {
+    const PrecisionScope precision(model.precision, model.device);
+    result = model.module.forward({x, stages});
+  }
+  // Under autocast a model's last operator may leave bfloat16.
+  if (model.precision == Precision::Bf16 && result.isTensor() &&
+      result.toTensor().scalar_type() == torch::kBFloat16)
+    result = result.toTensor().to(torch::kFloat32);
+  return result;
+}
 
 torch::Tensor probe_image(int side, torch::Device device) {
   const auto ramp = torch::linspace(0.1, 0.9, side, torch::TensorOptions().dtype(torch::kFloat32));

@@ -36,7 +36,6 @@ using internal::load_model;
 using internal::LoadedModel;
 using internal::mentions_out_of_memory;
 using internal::model_layout;
-using internal::PrecisionScope;
 using internal::prepare;
 using internal::Prepared;
 using internal::quoted;
@@ -64,16 +63,10 @@ PassResult infer_tile(const LoadedModel &model, int stages, const std::string &p
                               .permute({0, 3, 1, 2}),
                           model)
                  .to(model.device);
-    torch::jit::IValue result;
-    {
-      const PrecisionScope precision(model.precision, model.device);
-      result = model.module.forward({x, static_cast<int64_t>(stages)});
-    }
+    const auto result = internal::run_forward(model, x, stages);
     if (!result.isTensor())
       return {Outcome::Failed, quoted(path) + " returned " + result.tagKind() + ", not a Tensor"};
     auto y = result.toTensor();
-    if (model.precision == Precision::Bf16 && y.scalar_type() == torch::kBFloat16)
-      y = y.to(torch::kFloat32);
     if (y.sizes() != x.sizes() || y.scalar_type() != torch::kFloat32) {
       std::ostringstream why;
       why << quoted(path) << " returned shape " << y.sizes() << " for a tile of shape " << x.sizes()
