@@ -15,8 +15,8 @@ namespace {
 // Tiled against untiled, measured on this test's 256 x 192 image
 // (2026-12-05, CPU): the 3x3 local map differs by float rounding in the
 // cross-fades (2.4e-7 px) away from the border pixels, where the fixture
-// replicates and the engine's tiles reflect. The trained head
-// (model/checkpoints/defocus-head, step 4700: it uses its whole reach of
+// replicates and the engine's tiles reflect. The shipped file's map
+// (data/fdikp-default.pt, its head at step 4700: it uses its whole reach of
 // about 250 px, far beyond a 128-px tile with 64 px of overlap; radii
 // 0.06-2.3 px here) differs by 1.22 px at most 8 px or more from the
 // borders, 0.38 px 32 px or more from them, 2.03 px at them (its
@@ -31,6 +31,12 @@ constexpr double kHeadMeanTolerancePx = 0.18;
 std::string fixture(const std::string &name) {
   const char *dir = std::getenv("FDIKP_FIXTURES");
   return std::string(dir ? dir : "fixtures") + "/" + name;
+}
+
+// data/fdikp-default.pt: the map users get, pinned by the file itself.
+std::string shipped_model() {
+  const char *path = std::getenv("FDIKP_SHIPPED_MODEL");
+  return path ? path : "../data/fdikp-default.pt";
 }
 
 // Smooth regions, sharp edges and noise, values in [0, 1].
@@ -52,7 +58,7 @@ std::vector<float> test_image(int width, int height) {
 
 fdikp::Options map_options(const std::string &model, int tile = 0, int overlap = 16) {
   fdikp::Options o;
-  o.model_path = fixture(model);
+  o.model_path = model.find('/') == std::string::npos ? fixture(model) : model;
   o.output = fdikp::Output::DefocusMap;
   o.tile_size = tile;
   o.tile_overlap = overlap;
@@ -142,15 +148,15 @@ TEST(a_tiled_map_equals_the_untiled_map_within_tolerance) {
       local, max_difference(whole, tiled, w));
   CHECK(local <= kLocalTolerance);
 
-  CHECK(map_of(map_options("map-head.pt", 256), in, w, h, &whole, &info).ok());
+  CHECK(map_of(map_options(shipped_model(), 256), in, w, h, &whole, &info).ok());
   CHECK_EQ(info.tiles, 1);
-  CHECK(map_of(map_options("map-head.pt", 128, 64), in, w, h, &tiled, &info).ok());
+  CHECK(map_of(map_options(shipped_model(), 128, 64), in, w, h, &tiled, &info).ok());
   CHECK(info.tiles > 1);
   double sum = 0;
   for (std::size_t i = 0; i < whole.size(); ++i) sum += std::fabs(whole[i] - tiled[i]);
   const double head = max_difference(whole, tiled, w), mean = sum / whole.size();
   std::printf(
-      "trained head, 128-px tiles (64 overlap) against one tile: max %.3g px, "
+      "shipped map, 128-px tiles (64 overlap) against one tile: max %.3g px, "
       "%.3g px 8 px from the borders, %.3g px 32 px from them, mean %.3g px; "
       "radii %.2f..%.2f px\n",
       head, max_difference(whole, tiled, w, 8), max_difference(whole, tiled, w, 32), mean,

@@ -1,7 +1,8 @@
 """fdikp:defocus-map through `gegl`: an XML graph with the fixture map
 model (map-local.pt: its map is checkable exactly), one float per pixel in
 pixels of blur radius, tiled as untiled, a crop after the op, a model
-without a map, and the properties it shares with fdikp:defocus-deblur."""
+without a map, the properties it shares with fdikp:defocus-deblur, and the
+README's own XML graph with the shipped model, saved as a PNG."""
 
 import json
 import os
@@ -11,12 +12,16 @@ import tempfile
 import unittest
 
 import numpy as np
+from PIL import Image
 
 from test_reference import reference_input
 
 GEGL = os.environ.get("GEGL", "gegl")
 FIXTURES = os.environ["FDIKP_FIXTURES"]
 HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(HERE, "..", "..", "README.md")
+SHIPPED = os.environ.get("FDIKP_SHIPPED_MODEL",
+                         os.path.join(HERE, "..", "..", "data", "fdikp-default.pt"))
 PROPERTIES = """
 import json, gi
 gi.require_version("Gegl", "0.4")
@@ -35,6 +40,15 @@ def gegl(*args):
     if done.returncode != 0:
         raise AssertionError(f"gegl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
     return done.stderr
+
+
+def readme_map_graph():
+    """The first XML block of the README's section on fdikp:defocus-map."""
+    with open(README) as f:
+        text = f.read()
+    section = text[text.index("### The defocus map: `fdikp:defocus-map`"):]
+    start = section.index("```xml\n") + len("```xml\n")
+    return section[start:section.index("```", start)]
 
 
 def local_map(image):
@@ -103,6 +117,30 @@ class MapOp(unittest.TestCase):
         warnings = gegl(self.source, "-o", out, "--", "fdikp:defocus-map", "model=" + model)
         self.assertIn("fdikp:defocus-map: '%s' has no defocus map" % model, warnings)
         self.assertTrue((np.load(out) == 0).all())
+
+    def test_the_readmes_graph_saves_the_shipped_models_map_as_a_png(self):
+        graph = readme_map_graph()
+        self.assertIn("<param name='path'>photo.jpg</param>", graph)
+        self.assertIn("<param name='model'>fdikp-s</param>", graph)
+        graph = graph.replace("photo.jpg", self.source)
+        out = self.path("readme-map.png")
+        env = dict(os.environ, FDIKP_MODEL_PATH=os.path.dirname(os.path.abspath(SHIPPED)))
+        done = subprocess.run([GEGL, "-x", graph, "-o", out], capture_output=True,
+                              text=True, timeout=300, env=env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertNotIn("fdikp", done.stderr)  # no warning: the map was computed
+        saved = np.asarray(Image.open(out)).astype(np.float64)
+        self.assertEqual(saved.shape, self.image.shape[:2])  # grey, the photo's size
+        # The same map as the op gives alone, x 0.125 (8 px -> white), in
+        # 16 bits; the op's Y float is linear, and the PNG stores Y' (the
+        # sRGB curve), as GEGL saves any linear grey.
+        radii = self.path("readme-map.npy")
+        gegl(self.source, "-o", radii, "--", "fdikp:defocus-map", "model=" + SHIPPED)
+        linear = np.clip(np.load(radii).astype(np.float64) * 0.125, 0.0, 1.0)
+        encoded = np.where(linear <= 0.0031308, 12.92 * linear,
+                           1.055 * linear ** (1 / 2.4) - 0.055)
+        self.assertLess(np.abs(saved - encoded * 65535).max(), 4.0)
+        self.assertGreater(np.ptp(linear), 0.1)  # a map, not a constant
 
     def test_it_has_the_deblur_ops_properties_but_stages(self):
         done = subprocess.run([sys.executable, "-c", PROPERTIES], capture_output=True,
