@@ -30,6 +30,7 @@ struct _DeblurPreview
   GimpDrawable        *drawable;
   GimpProcedureConfig *config;
   GeglRectangle        area;   /* what the network sees, drawable coordinates */
+  gboolean             masked; /* the image has a selection (see draw_pixels) */
   GeglBuffer          *source; /* the drawable, copied once */
   const Babl          *format; /* what the preview area draws (8-bit, the drawable's type) */
   gint                 bpp;
@@ -83,6 +84,46 @@ original_pixels (DeblurPreview *preview, const GeglRectangle *rect)
   return pixels;
 }
 
+/* Shows `pixels`, the view `rect` (rect->width pixels a row).
+ *
+ * With a selection, GimpDrawablePreview (libgimp 3.0.4) draws only the
+ * part of the view inside the selection's bounds (`area`: the preview's
+ * bounds are 8 pixels wider on each side) and masks it by the selection,
+ * but it finds that part's first pixel in the buffer at
+ *   dx * bpp + dy * inside.width * bpp
+ * (dx, dy: the part's corner in the view), with the part's width instead
+ * of the rowstride it is given: every row is read
+ * dy * (rect->width - inside.width) pixels too early, the content shifted
+ * right with a strip of the rows above at its left (64 pixels for a
+ * 200 x 200 view of a larger selection). So the part goes packed,
+ * inside.width pixels a row, after dx + dy * inside.width pixels of
+ * padding: with the rowstride equal to the part's width both offsets are
+ * the same, and this is right with a libgimp that fixes it as well. */
+static void
+draw_pixels (DeblurPreview *preview, const GeglRectangle *rect, const guchar *pixels)
+{
+  GeglRectangle inside;
+  gint          bpp = preview->bpp;
+  gsize         skip;
+  const guchar *from;
+  guchar       *packed;
+  gint          row;
+
+  if (! preview->masked || ! gegl_rectangle_intersect (&inside, rect, &preview->area))
+    {
+      gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), pixels, rect->width * bpp);
+      return;
+    }
+  skip   = (gsize) (inside.x - rect->x) + (gsize) (inside.y - rect->y) * inside.width;
+  from   = pixels + ((gsize) (inside.y - rect->y) * rect->width + (inside.x - rect->x)) * bpp;
+  packed = g_malloc ((skip + (gsize) inside.width * inside.height) * bpp);
+  for (row = 0; row < inside.height; row++)
+    memcpy (packed + (skip + (gsize) row * inside.width) * bpp,
+            from + (gsize) row * rect->width * bpp, (gsize) inside.width * bpp);
+  gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), packed, inside.width * bpp);
+  g_free (packed);
+}
+
 static void
 draw (DeblurPreview *preview)
 {
@@ -93,14 +134,13 @@ draw (DeblurPreview *preview)
   show_original = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (preview->original));
   if (! show_original && preview->result && gegl_rectangle_equal (&rect, &preview->result_rect))
     {
-      gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), preview->result,
-                                rect.width * preview->bpp);
+      draw_pixels (preview, &rect, preview->result);
     }
   else
     {
       guchar *pixels = original_pixels (preview, &rect);
 
-      gimp_preview_draw_buffer (GIMP_PREVIEW (preview->preview), pixels, rect.width * preview->bpp);
+      draw_pixels (preview, &rect, pixels);
       g_free (pixels);
     }
 }
@@ -142,6 +182,34 @@ log_preview (DeblurPreview *preview, Job *job, gint64 now)
   fclose (log);
 }
 
+/* For the tests: the first finished preview as the preview area shows it
+ * (its whole allocation, the view in its middle), written as PNG to
+ * $FDIKP_DEBLUR_PREVIEW_SNAPSHOT; then the dialog is cancelled. */
+static void
+snapshot (DeblurPreview *preview)
+{
+  const gchar     *path = g_getenv ("FDIKP_DEBLUR_PREVIEW_SNAPSHOT");
+  GtkWidget       *area;
+  GtkWidget       *dialog;
+  GtkAllocation    allocation;
+  cairo_surface_t *surface;
+  cairo_t         *cr;
+
+  if (! path || ! *path || preview->finished != 1)
+    return;
+  area = gimp_preview_get_area (GIMP_PREVIEW (preview->preview));
+  gtk_widget_get_allocation (area, &allocation);
+  surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, allocation.width, allocation.height);
+  cr      = cairo_create (surface);
+  gtk_widget_draw (area, cr);
+  cairo_destroy (cr);
+  cairo_surface_write_to_png (surface, path);
+  cairo_surface_destroy (surface);
+  dialog = gtk_widget_get_toplevel (preview->box);
+  if (GTK_IS_DIALOG (dialog))
+    gtk_dialog_response (GTK_DIALOG (dialog), GTK_RESPONSE_CANCEL);
+}
+
 /* Back in the main loop when the worker is done. */
 static gboolean
 job_done (gpointer data)
@@ -180,6 +248,8 @@ job_done (gpointer data)
           draw (preview);
         }
       log_preview (preview, job, now);
+      if (! job->error)
+        snapshot (preview);
     }
 
   g_object_unref (job->graph);
@@ -301,6 +371,7 @@ deblur_preview_new (GimpDrawable *drawable, GimpProcedureConfig *config, const G
   preview->drawable = drawable;
   preview->config   = config;
   preview->area     = *area;
+  preview->masked   = ! gimp_selection_is_empty (gimp_item_get_image (GIMP_ITEM (drawable)));
   preview->opened   = g_get_monotonic_time ();
   if (gimp_drawable_is_rgb (drawable))
     preview->format = babl_format (alpha ? "R'G'B'A u8" : "R'G'B' u8");

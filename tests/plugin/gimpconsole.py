@@ -19,13 +19,16 @@ def hermetic_env(gimp_dir, **extra):
     return env
 
 
-def run_python(code, gimp_dir=None, env=None, timeout=600):
-    """Runs `code` with python-fu-eval; returns (exit status, output)."""
+def run_python(code, gimp_dir=None, env=None, timeout=600, display=False):
+    """Runs `code` with python-fu-eval; returns (exit status, output).
+    display: on a virtual X display of its own (xvfb-run), where the
+    plug-ins can open their dialogs."""
     with tempfile.TemporaryDirectory(prefix="gimp3-") as tmp:
         env = hermetic_env(gimp_dir or tmp, **(env or {}))
         done = subprocess.run(
-            [GIMP_CONSOLE, "-i", "-n", "--batch-interpreter", "python-fu-eval", "-b", "-",
-             "--quit"],
+            (["xvfb-run", "-a"] if display else [])
+            + [GIMP_CONSOLE, "-i", "-n", "--batch-interpreter", "python-fu-eval", "-b", "-",
+               "--quit"],
             input=code, capture_output=True, text=True, env=env, timeout=timeout)
         return done.returncode, done.stdout + done.stderr
 
@@ -36,11 +39,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class SessionTest(unittest.TestCase):
     """Runs SESSION (a script in this folder, importing session_common) once
     in gimp-console for the class, with SESSION_ENV and FDIKP_SESSION_OUT
-    set to a temporary folder; its results.json is cls.results and its
-    files are in cls.tmp.name."""
+    set to a temporary folder (on a virtual display with DISPLAY); its
+    results.json is cls.results and its files are in cls.tmp.name."""
 
     SESSION = ""
     SESSION_ENV = {}
+    DISPLAY = False
 
     @classmethod
     def setUpClass(cls):
@@ -48,8 +52,8 @@ class SessionTest(unittest.TestCase):
         with open(os.path.join(HERE, cls.SESSION)) as f:
             code = f.read()
         path = os.pathsep.join(p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
-        status, cls.log = run_python(code, env=dict(cls.SESSION_ENV, PYTHONPATH=path,
-                                                    FDIKP_SESSION_OUT=cls.tmp.name))
+        env = dict(cls.SESSION_ENV, PYTHONPATH=path, FDIKP_SESSION_OUT=cls.tmp.name)
+        status, cls.log = run_python(code, env=env, display=cls.DISPLAY)
         results = os.path.join(cls.tmp.name, "results.json")
         if status != 0 or not os.path.exists(results):
             raise AssertionError(f"the GIMP session failed ({status}):\n{cls.log[-6000:]}")
