@@ -96,23 +96,28 @@ class HeadTest(unittest.TestCase):
 
     def test_it_learns_a_blur_radius(self):
         """A few steps on one fixed pair of a flat-blurred and a sharp
-        noise image: the head tells them apart."""
-        torch.manual_seed(0)
-        sharp = torch.rand(1, 3, 64, 64)
-        blurred = torch.nn.functional.avg_pool2d(sharp, 9, 1, 4, count_include_pad=False)
-        x = torch.cat([sharp, blurred])
-        target = torch.tensor([0.0, 4.0]).view(2, 1, 1, 1).expand(2, 1, 64, 64)
-        head = defocus_head.DefocusHead()
-        optimizer = torch.optim.Adam(head.parameters(), lr=3e-3)
-        for _ in range(60):
-            loss = (head(x) - target).abs().mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        with torch.no_grad():
-            out = head(x).mean((1, 2, 3))
-        self.assertLess(float(out[0]), 1.0)
-        self.assertGreater(float(out[1]), 3.0)
+        noise image: the head tells them apart. (Radii 1 and 4 px and a
+        squared error: with a target of 0 and L1 at 3e-3, as this test
+        first had it, a fresh head collapsed to 0 on half the seeds on
+        one machine, its softplus saturated; here 6 seeds of 6 end within
+        0.3 px at 120 steps.)"""
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            sharp = torch.rand(1, 3, 64, 64)
+            blurred = torch.nn.functional.avg_pool2d(sharp, 9, 1, 4, count_include_pad=False)
+            x = torch.cat([sharp, blurred])
+            target = torch.tensor([1.0, 4.0]).view(2, 1, 1, 1).expand(2, 1, 64, 64)
+            head = defocus_head.DefocusHead()
+            optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+            for _ in range(120):
+                loss = ((head(x) - target) ** 2).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            with torch.no_grad():
+                out = head(x).mean((1, 2, 3))
+            self.assertLess(float(out[0]), 2.0, seed)
+            self.assertGreater(float(out[1]), 3.0, seed)
 
     @unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
     def test_a_run_trains_validates_and_resumes(self):
