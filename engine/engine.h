@@ -64,7 +64,9 @@ struct Options {
   // budget, on CUDA the largest tile the budget allows (at most
   // FDIKP_TILE_SIZE_AUTOMATIC_MAX).
   int tile_size = FDIKP_TILE_SIZE_DEFAULT;
-  // Pixels shared by neighbouring tiles, up to FDIKP_TILE_OVERLAP_MAX.
+  // Pixels shared by neighbouring tiles, up to FDIKP_TILE_OVERLAP_MAX, or
+  // FDIKP_TILE_OVERLAP_AUTOMATIC (-1, the default): the model's
+  // recommended_tile_overlap (64 for a file that does not name one).
   int tile_overlap = FDIKP_TILE_OVERLAP_DEFAULT;
   Device device = Device::Auto;
   Precision precision = Precision::Auto;
@@ -94,6 +96,7 @@ struct Plan {
   Precision precision = Precision::Fp32;  // its arithmetic there (never Auto)
   int stages = 0;                         // the stages it runs (the model's own for 0)
   int tile_size = 0;                      // the tile side a run starts with
+  int tile_overlap = 0;                   // the overlap it asks for (the model's for -1)
   int multiple = 1;                       // tile sides are multiples of this
   // The engine chose the tile for this device (Options::tile_size 0): a
   // run that falls back from CUDA to the CPU chooses it again for the CPU.

@@ -119,6 +119,7 @@ struct Prepared {
   int stages = 0;
   int multiple = 1;
   int tile = 0;
+  int overlap = 0;  // the options' overlap, or the model's own for automatic
 };
 Status check_options(const Options &options, const Pixels &pixels);
 Status prepare(const Options &options, Prepared *out, std::vector<std::string> *warnings);

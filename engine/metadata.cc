@@ -132,6 +132,7 @@ bool read_model_metadata(const std::string &json, ModelInfo *info, std::string *
   fields.take("max_stages", &read.max_stages);
   fields.take("base_multiple", &read.base_multiple);
   fields.take("recommended_tile_size", &read.recommended_tile_size);
+  fields.take("recommended_tile_overlap", &read.recommended_tile_overlap);
   fields.take("memory_bytes_per_pixel", &read.memory_bytes_per_pixel);
   fields.take("bf16_psnr_change_db", &read.bf16_psnr_change_db);
   fields.take("parameters", &read.parameters);

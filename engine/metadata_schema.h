@@ -41,6 +41,8 @@
  *     trained with (what "stages" 0 runs);
  *   base_multiple: its input sides are padded to base_multiple << (stages - 1);
  *   recommended_tile_size: the CPU tile the automatic choice takes;
+ *   recommended_tile_overlap: the overlap the automatic choice takes (the
+ *     smallest whose seams were measured not to show);
  *   memory_bytes_per_pixel: measured peak memory per input pixel (0 = not
  *     measured);
  *   parameters: the network's parameter count;

@@ -21,6 +21,8 @@ constexpr int max_stages = static_cast<int>(metadata::key("max_stages").fallback
 constexpr int base_multiple = static_cast<int>(metadata::key("base_multiple").fallback);
 constexpr int recommended_tile_size =
     static_cast<int>(metadata::key("recommended_tile_size").fallback);
+constexpr int recommended_tile_overlap =
+    static_cast<int>(metadata::key("recommended_tile_overlap").fallback);
 constexpr double memory_bytes_per_pixel = metadata::key("memory_bytes_per_pixel").fallback;
 constexpr long long parameters = static_cast<long long>(metadata::key("parameters").fallback);
 constexpr double bf16_psnr_change_db = metadata::key("bf16_psnr_change_db").fallback;
@@ -45,6 +47,9 @@ struct ModelInfo {
       fallback::base_multiple;  // sides padded to size_multiple(base_multiple, stages)
   // The tile the automatic choice takes on the CPU (memory permitting).
   int recommended_tile_size = fallback::recommended_tile_size;
+  // The overlap the automatic choice (Options::tile_overlap -1) takes:
+  // what the model was measured to need for seams that do not show.
+  int recommended_tile_overlap = fallback::recommended_tile_overlap;
   double memory_bytes_per_pixel = fallback::memory_bytes_per_pixel;  // 0 = unknown
   long long parameters = fallback::parameters;
   // The largest PSNR change bfloat16 made against float32 on the check

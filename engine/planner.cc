@@ -89,8 +89,8 @@ Status check_options(const Options &options, const Pixels &pixels) {
   if (options.tile_overlap < FDIKP_TILE_OVERLAP_MIN ||
       options.tile_overlap > FDIKP_TILE_OVERLAP_MAX)
     return Status::failure("tile overlap must be from " + std::to_string(FDIKP_TILE_OVERLAP_MIN) +
-                           " to " + std::to_string(FDIKP_TILE_OVERLAP_MAX) + " pixels (got " +
-                           std::to_string(options.tile_overlap) + ")");
+                           " (the model's own) to " + std::to_string(FDIKP_TILE_OVERLAP_MAX) +
+                           " pixels (got " + std::to_string(options.tile_overlap) + ")");
   if (pixels.width <= 0 || pixels.height <= 0)
     return Status::failure("the image is empty (" + std::to_string(pixels.width) + "x" +
                            std::to_string(pixels.height) + ")");
@@ -137,6 +137,9 @@ Status prepare(const Options &options, Prepared *out, std::vector<std::string> *
     out->stages = options.stages == FDIKP_STAGES_AUTOMATIC ? info.default_stages : options.stages;
     out->multiple = size_multiple(info.base_multiple, out->stages);
   }
+  out->overlap = options.tile_overlap == FDIKP_TILE_OVERLAP_AUTOMATIC
+                     ? info.recommended_tile_overlap
+                     : options.tile_overlap;
   out->tile = options.tile_size > 0
                   ? std::max(out->multiple, tiling::round_down(options.tile_size, out->multiple))
                   : automatic_tile(info, out->device, options.memory_budget_bytes, out->multiple);
@@ -157,6 +160,7 @@ Status plan(const Options &options, Plan *plan, std::vector<std::string> *warnin
     plan->precision = prepared.precision;
     plan->stages = prepared.stages;
     plan->tile_size = prepared.tile;
+    plan->tile_overlap = prepared.overlap;
     plan->multiple = prepared.multiple;
     plan->tile_automatic = options.tile_size == 0;
     return status;

@@ -152,6 +152,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
       if (start->multiple != prepared.multiple || start->tile_size % prepared.multiple != 0)
         return Status::failure("internal error: the plan was made for other options");
       prepared.tile = start->tile_size;
+      prepared.overlap = start->tile_overlap;
       automatic = start->tile_automatic;
     }
     torch::Device device = prepared.device;
@@ -167,8 +168,8 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
       ri.precision = model->precision;
       ri.graph = model->graph;
       ri.tile_size = tile;
-      ri.tile_overlap = tiling::effective_overlap(std::max(pixels.width, pixels.height), tile,
-                                                  options.tile_overlap);
+      ri.tile_overlap =
+          tiling::effective_overlap(std::max(pixels.width, pixels.height), tile, prepared.overlap);
       const LoadedModel &loaded = *model;
       const streaming::Infer infer = [&](const float *input, int width, int height,
                                          std::vector<float> *output) {
@@ -182,7 +183,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
       const PassResult result =
           take_injected_fault()
               ? PassResult{Outcome::DeviceFault, "injected device fault (test)"}
-              : streaming::run_tiled(pixels, callbacks, tile, options.tile_overlap, multiple, infer,
+              : streaming::run_tiled(pixels, callbacks, tile, prepared.overlap, multiple, infer,
                                      &ri.tiles, reuse, &ri.tiles_reused, map ? 1 : 3);
       switch (result.outcome) {
         case Outcome::Done: return Status::success();

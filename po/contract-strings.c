@@ -7,7 +7,7 @@ N_("Coarse-to-fine passes of the network; 0 runs the number the model was traine
 N_("Tile size")
 N_("Side of the square tiles the image is processed in, in pixels; 0 chooses it automatically for the device and the available memory")
 N_("Tile overlap")
-N_("Pixels shared by neighbouring tiles, cross-faded so that no seam shows")
+N_("Pixels shared by neighbouring tiles, cross-faded so that no seam shows; -1 takes the overlap the model was measured to need")
 N_("Device")
 N_("Where the network runs: a CUDA GPU when available, otherwise the CPU")
 N_("Automatic (GPU if available)")

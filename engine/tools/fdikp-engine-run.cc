@@ -131,12 +131,13 @@ int main(int argc, char **argv) {
     std::printf(
         "name=%s title=\"%s\" speed_class=%s "
         "architecture=%s version=%s default_stages=%d max_stages=%d base_multiple=%d "
-        "recommended_tile_size=%d parameters=%lld bf16_psnr_change_db=%g cpu_bf16=%s "
+        "recommended_tile_size=%d recommended_tile_overlap=%d parameters=%lld "
+        "bf16_psnr_change_db=%g cpu_bf16=%s "
         "defocus_map=%d defocus_map_unit=%s defocus_map_multiple=%d\n",
         info.name.c_str(), info.title.c_str(), info.speed_class.c_str(), info.architecture.c_str(),
         info.version.c_str(), info.default_stages, info.max_stages, info.base_multiple,
-        info.recommended_tile_size, info.parameters, info.bf16_psnr_change_db,
-        fdikp::cpu_has_bf16() ? "yes" : "no", info.defocus_map ? 1 : 0,
+        info.recommended_tile_size, info.recommended_tile_overlap, info.parameters,
+        info.bf16_psnr_change_db, fdikp::cpu_has_bf16() ? "yes" : "no", info.defocus_map ? 1 : 0,
         info.defocus_map_unit.c_str(), info.defocus_map_multiple);
     return 0;
   }

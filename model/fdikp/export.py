@@ -155,12 +155,15 @@ def metadata(net: Network, default_stages: int, memory_bytes_per_pixel: int,
 
 def export(net: Network, out: str, default_stages: Optional[int] = None,
            training: str = "", memory_probe_side: int = 512,
-           names: Optional[Dict[str, str]] = None, defocus_head: Optional[str] = None
-           ) -> Dict[str, Union[str, int, float]]:
+           names: Optional[Dict[str, str]] = None, defocus_head: Optional[str] = None,
+           tile_overlap: Optional[int] = None) -> Dict[str, Union[str, int, float]]:
     """Write `out`; returns the metadata stored in it. default_stages:
     None is the network's own (3 for FDIKP, 1 for DeepRFTv2); names: the
     name, title and speed class (listing(net) when None); defocus_head: a
-    fdikp.defocus_head state to add as the file's defocus map."""
+    fdikp.defocus_head state to add as the file's defocus map;
+    tile_overlap: the overlap the engine takes for the file when asked for
+    the model's own (recommended_tile_overlap; None leaves the key out, and
+    the engine takes the contract's default)."""
     if default_stages is None:
         default_stages = default_stages_of(net)
     if not 1 <= default_stages <= net.max_stages:
@@ -173,6 +176,8 @@ def export(net: Network, out: str, default_stages: Optional[int] = None,
         head, head_training = load_head(defocus_head)
         model = script_with_map(net, head)
         extra = map_metadata(head_training)
+    if tile_overlap is not None:
+        extra = {**(extra or {}), "recommended_tile_overlap": int(tile_overlap)}
     out_dir = os.path.dirname(os.path.abspath(out))
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         probe_file = os.path.join(tmp, "probe.pt")
@@ -251,6 +256,12 @@ def main(argv=None) -> int:
                         help="add this fdikp.defocus_head state as the file's "
                              "defocus map (a method defocus_map beside "
                              "forward, which stays as it is)")
+    parser.add_argument("--tile-overlap", type=int, default=None, metavar="PX",
+                        help="the tile overlap the engine takes for this file when "
+                             "asked for the model's own (metadata "
+                             "recommended_tile_overlap: the smallest whose seams "
+                             "were measured not to show, tests/bench/profile.py "
+                             "--seams; default: leave it out, the engine's 64)")
     parser.add_argument("--memory-probe-size", type=int, default=512,
                         metavar="PX",
                         help="side of the image used to measure memory per "
@@ -291,7 +302,7 @@ def main(argv=None) -> int:
     if args.random_init and not args.title:
         names["title"] = "Untrained " + names["title"] + " (tests only)"
     info = export(net, args.out, args.stages_default, training,
-                  args.memory_probe_size, names, args.defocus_head)
+                  args.memory_probe_size, names, args.defocus_head, args.tile_overlap)
     print(json.dumps(info, indent=1))
     return 0
 

@@ -73,11 +73,12 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(set(info), set(expected_types))
         # Every key the engine's schema defines but the defocus map's (a
         # file without a map: tests/test_map_export.py) and the bfloat16
-        # check's (written by fdikp.precision_check --stamp, after export),
-        # and nothing else.
+        # check's (written by fdikp.precision_check --stamp, after export)
+        # and the measured tile overlap's (--tile-overlap, below), and
+        # nothing else.
         self.assertEqual(set(info),
                          {k for k in METADATA_KEYS if not k.startswith("defocus_map")
-                          and k != "bf16_psnr_change_db"})
+                          and k not in ("bf16_psnr_change_db", "recommended_tile_overlap")})
         for key, kind in expected_types.items():
             self.assertIsInstance(info[key], kind, key)
         self.assertEqual(info["format"], "fdikp-deblur-model")
@@ -99,6 +100,19 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(info["parameters"],
                          sum(p.numel() for p in random_net().parameters()))
         self.assertGreater(info["memory_bytes_per_pixel"], 0)
+
+    def test_a_measured_tile_overlap_is_written_and_checked(self):
+        out = os.path.join(self.tmp.name, "overlap.pt")
+        result = run_export("--random-init", "--seed", str(SEED), "--out", out,
+                            "--memory-probe-size", PROBE, "--tile-overlap", "24")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(read_metadata(out)["recommended_tile_overlap"], 24)
+        # What the engine would refuse is not written.
+        result = run_export("--random-init", "--seed", str(SEED), "--out", out + ".bad",
+                            "--memory-probe-size", PROBE, "--tile-overlap", "-3")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("recommended_tile_overlap", result.stderr)
+        self.assertFalse(os.path.exists(out + ".bad"))
 
     def test_random_weights_are_labelled_as_such(self):
         self.assertIn("TEST ONLY", read_metadata(self.model_file)["training"])

@@ -20,6 +20,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "defocus-map.h"
+#include "engine/option_limits.h"
 #include "gegl-op/defocus-deblur.h"
 #include "operation.h"
 
@@ -240,7 +241,9 @@ defocus_map_dialog (GimpProcedure *procedure, GimpProcedureConfig *config)
 
   gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog), "output",
                                     GIMP_TYPE_INT_RADIO_FRAME);
-  fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
+  fdikp_show_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size", FDIKP_TILE_SIZE_AUTOMATIC);
+  fdikp_show_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-overlap",
+                        FDIKP_TILE_OVERLAP_AUTOMATIC);
   /* Not "precision": the op has it, but the engine computes a map in
    * float32 whatever it says. */
   gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog), "output", "max-radius", "device",

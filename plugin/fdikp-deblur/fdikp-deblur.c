@@ -20,6 +20,7 @@
 
 #include "deblur-graph.h"
 #include "defocus-map.h"
+#include "engine/option_limits.h"
 #include "gegl-op/defocus-deblur.h"
 #include "operation.h"
 #include "preview.h"
@@ -314,8 +315,10 @@ deblur_run (GimpProcedure       *procedure,
       dialog  = gimp_procedure_dialog_new (procedure, GIMP_PROCEDURE_CONFIG (config),
                                            _ ("Defocus Deblur"));
       content = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
-      fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages");
-      fdikp_show_zero_as_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size");
+      fdikp_show_automatic (GIMP_PROCEDURE_DIALOG (dialog), "stages", FDIKP_STAGES_AUTOMATIC);
+      fdikp_show_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-size", FDIKP_TILE_SIZE_AUTOMATIC);
+      fdikp_show_automatic (GIMP_PROCEDURE_DIALOG (dialog), "tile-overlap",
+                            FDIKP_TILE_OVERLAP_AUTOMATIC);
       settings = fdikp_operation_settings_but_model (OPERATION);
       settings = g_list_append (settings, g_strdup (DEBLUR_ONLY_OUT_OF_FOCUS));
       settings = g_list_append (settings, g_strdup (DEBLUR_FOCUS_THRESHOLD));

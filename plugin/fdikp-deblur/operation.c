@@ -143,21 +143,21 @@ automatic_input (GtkSpinButton *spin, gdouble *value, gpointer data)
 {
   if (g_strcmp0 (gtk_entry_get_text (GTK_ENTRY (spin)), _ ("Automatic")) != 0)
     return FALSE;
-  *value = 0.0;
+  *value = GPOINTER_TO_INT (data);
   return TRUE;
 }
 
 static gboolean
 automatic_output (GtkSpinButton *spin, gpointer data)
 {
-  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != 0.0)
+  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) != GPOINTER_TO_INT (data))
     return FALSE;
   gtk_entry_set_text (GTK_ENTRY (spin), _ ("Automatic"));
   return TRUE;
 }
 
 void
-fdikp_show_zero_as_automatic (GimpProcedureDialog *dialog, const gchar *property)
+fdikp_show_automatic (GimpProcedureDialog *dialog, const gchar *property, gint automatic)
 {
   GtkWidget *widget = gimp_procedure_dialog_get_widget (dialog, property, G_TYPE_NONE);
   GtkWidget *spin;
@@ -171,7 +171,7 @@ fdikp_show_zero_as_automatic (GimpProcedureDialog *dialog, const gchar *property
    * wrapping buttons, so these handlers need nothing removed (checked in
    * the dialog under Xvfb: docs/gimp-dialog.png). */
   gtk_spin_button_set_numeric (GTK_SPIN_BUTTON (spin), FALSE);
-  g_signal_connect (spin, "input", G_CALLBACK (automatic_input), NULL);
-  g_signal_connect (spin, "output", G_CALLBACK (automatic_output), NULL);
+  g_signal_connect (spin, "input", G_CALLBACK (automatic_input), GINT_TO_POINTER (automatic));
+  g_signal_connect (spin, "output", G_CALLBACK (automatic_output), GINT_TO_POINTER (automatic));
   gtk_spin_button_update (GTK_SPIN_BUTTON (spin));
 }

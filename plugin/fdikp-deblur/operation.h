@@ -34,9 +34,10 @@ GList     *fdikp_operation_settings_but_model (const gchar *operation);
  * label and description, and the chooser of the installed models. */
 GtkWidget *fdikp_operation_model_row_new (GimpProcedureConfig *config, const gchar *operation);
 
-/* Makes the dialog's spin button for the int argument `property` show 0 as
- * "Automatic" (the ops' value for "chosen for the model, device and
- * memory") and take that word back as 0. */
-void       fdikp_show_zero_as_automatic (GimpProcedureDialog *dialog, const gchar *property);
+/* Makes the dialog's spin button for the int argument `property` show
+ * `automatic` (the contract's value for "chosen for the model, device and
+ * memory": FDIKP_*_AUTOMATIC in engine/option_limits.h) as "Automatic" and
+ * take that word back as that value. */
+void fdikp_show_automatic (GimpProcedureDialog *dialog, const gchar *property, gint automatic);
 
 #endif /* FDIKP_DEBLUR_OPERATION_H */

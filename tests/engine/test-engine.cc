@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <thread>
+#include <tuple>
 
 #include "../check.h"
 #include "engine/catalog.h"
@@ -193,6 +194,30 @@ TEST(the_plan_is_what_a_run_starts_from) {
   CHECK(!fdikp::plan(too_many, &plan).ok());
 }
 
+TEST(overlap_minus_1_takes_the_models_own_and_a_set_overlap_stays) {
+  const int w = 200, h = 120;
+  const auto in = test_image(w, h, 3);
+  std::vector<float> own, set;
+  for (const auto &[model, overlap, want] :
+       {std::tuple<const char *, int, int>{"sharpen-overlap24.pt", FDIKP_TILE_OVERLAP_AUTOMATIC,
+                                           24},
+        {"sharpen-overlap24.pt", 8, 8},
+        {"sharpen.pt", FDIKP_TILE_OVERLAP_AUTOMATIC, 64},           // metadata without the key
+        {"identity-bare.pt", FDIKP_TILE_OVERLAP_AUTOMATIC, 64}}) {  // no metadata
+    auto o = options_for(model, 192, overlap);
+    fdikp::Plan plan;
+    CHECK(fdikp::plan(o, &plan).ok());
+    CHECK_EQ(plan.tile_overlap, want);
+    fdikp::RunInfo info;
+    CHECK(run_image(o, in, &own, w, h, 3, &info).ok());
+    CHECK_EQ(info.tile_overlap, want);  // under a third of the tile: used as it is
+    // The same pixels as asking for that overlap by number.
+    CHECK(run_image(options_for(model, 192, want), in, &set, w, h, 3).ok());
+    CHECK(own == set);
+  }
+  CHECK_EQ(fdikp::Options().tile_overlap, FDIKP_TILE_OVERLAP_AUTOMATIC);  // the default
+}
+
 TEST(regions_asked_for_one_after_another_reuse_the_tiles_on_their_edges) {
   const int w = 150, h = 100;
   const auto in = test_image(w, h, 3);
@@ -319,7 +344,8 @@ TEST(bad_options_are_refused) {
   CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile size");
   o = options_for("identity.pt");
   o.tile_overlap = -5;
-  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(), "tile overlap");
+  CHECK_CONTAINS(run_image(o, in, &out, w, h, 3).message(),
+                 "tile overlap must be from -1 (the model's own) to 1024");
   o = options_for("identity.pt");
   CHECK_CONTAINS(run_image(o, in, &out, 0, h, 3).message(), "empty");
 }

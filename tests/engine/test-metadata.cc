@@ -14,7 +14,7 @@ TEST(reads_every_field) {
   const bool ok = read_model_metadata(
       R"({"format": "fdikp-deblur-model", "format_version": 1, "architecture": "FDIKP",
           "version": "0.1.0", "default_stages": 3, "max_stages": 5, "base_multiple": 4,
-          "recommended_tile_size": 512,
+          "recommended_tile_size": 512, "recommended_tile_overlap": 24,
           "memory_bytes_per_pixel": 2400.5, "parameters": 5520000,
           "training": "synthetic defocus \u00e9t\u00e9 \ud83d\ude00", "extra": null, "flag": true})",
       &info, &error);
@@ -26,6 +26,7 @@ TEST(reads_every_field) {
   CHECK_EQ(info.max_stages, 5);
   CHECK_EQ(info.base_multiple, 4);
   CHECK_EQ(info.recommended_tile_size, 512);
+  CHECK_EQ(info.recommended_tile_overlap, 24);
   CHECK_NEAR(info.memory_bytes_per_pixel, 2400.5, 1e-9);
   CHECK_EQ(info.parameters, 5520000);
   CHECK_EQ(info.training, "synthetic defocus \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80");
@@ -37,6 +38,7 @@ TEST(missing_fields_keep_defaults) {
   CHECK(read_model_metadata("{}", &info, &error));
   CHECK_EQ(info.default_stages, 3);
   CHECK_EQ(info.base_multiple, 1);
+  CHECK_EQ(info.recommended_tile_overlap, 64);
 }
 
 TEST(reads_the_defocus_map_keys) {
@@ -111,6 +113,7 @@ TEST(out_of_range_values_name_the_key) {
       {R"({"base_multiple": 0})", "base_multiple"},
       {R"({"base_multiple": 2.5})", "base_multiple"},
       {R"({"recommended_tile_size": "big"})", "recommended_tile_size"},
+      {R"({"recommended_tile_overlap": -4})", "recommended_tile_overlap"},
       {R"({"architecture": 5})", "architecture"},
       {R"({"memory_bytes_per_pixel": -1})", "memory_bytes_per_pixel"},
   };

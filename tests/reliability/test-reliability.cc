@@ -144,7 +144,7 @@ TEST(parameters_at_and_beyond_their_bounds) {
   }
   for (int overlap : {FDIKP_TILE_OVERLAP_MIN - 1, FDIKP_TILE_OVERLAP_MAX + 1}) {
     o.tile_overlap = overlap;
-    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile overlap must be from 0");
+    CHECK_CONTAINS(run(o, in, &out, w, h, 3).message(), "tile overlap must be from -1");
   }
   o = options_for(fixture("identity.pt"));
   CHECK_CONTAINS(run_interleaved(o, in.data(), out.data(), w, h, 2, {}).message(),
