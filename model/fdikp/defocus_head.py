@@ -39,6 +39,9 @@ from torch import Tensor, nn
 from .defocus_map import score_maps
 from .synth import VALIDATION_SEED, DefocusSynth, SynthConfig
 
+# Batches in a row with a loss or gradient that is not finite before a run
+# gives up (without saving).
+MAX_SKIPPED = 20
 
 def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation)
@@ -116,6 +119,9 @@ def train(args) -> int:
                        for k, v in entry.items()), flush=True)
 
     def save():
+        if not all(bool(torch.isfinite(v).all()) for v in head.state_dict().values()):
+            raise SystemExit("defocus_head: the weights are not finite; the last saved "
+                             "state is kept")
         torch.save({"model": head.state_dict(), "optimizer": optimizer.state_dict(),
                     "step": step, "train_seconds": seconds,
                     "parameters": sum(p.numel() for p in head.parameters())},
@@ -126,6 +132,7 @@ def train(args) -> int:
             "parameters": sum(p.numel() for p in head.parameters())})
     synth = DefocusSynth(None, SynthConfig(), split="train", seed=args.seed)
     started = last_save = time.time()
+    skipped = 0  # steps in a row whose loss or gradient was not finite
     while step < args.steps:
         if args.max_minutes and time.time() - started > 60 * args.max_minutes:
             break
@@ -134,8 +141,23 @@ def train(args) -> int:
         loss = (head(blurry) - coc).abs().mean()
         optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        # A batch whose loss or gradient is not finite is not learned
+        # from: one such step made every weight NaN at step 4,715 of the
+        # first run, and the next save kept them (the state was restored
+        # from git).
+        finite = bool(torch.isfinite(loss)) and all(
+            bool(torch.isfinite(p.grad).all()) for p in head.parameters() if p.grad is not None)
         step += 1
+        if not finite:
+            skipped += 1
+            record({"step": step, "event": "skipped", "loss_px": float(loss),
+                    "in_a_row": skipped})
+            if skipped >= MAX_SKIPPED:
+                raise SystemExit("defocus_head: %d batches in a row with a loss or gradient "
+                                 "that is not finite; the last saved state is kept" % skipped)
+            continue
+        skipped = 0
+        optimizer.step()
         seconds += time.time() - t
         if step % args.log_every == 0:
             record({"step": step, "loss_px": float(loss), "s_per_step": time.time() - t,

@@ -3,6 +3,7 @@ ground truth for it (synth.coc_map, DefocusSynth.batch_with_coc)."""
 
 import os
 import unittest
+from unittest import mock
 
 import numpy as np
 import torch
@@ -133,6 +134,33 @@ class HeadTest(unittest.TestCase):
             vals = [r for r in records if r.get("event") == "val"]
             self.assertEqual([r["step"] for r in vals], [2, 3])
             self.assertIn("spearman_all", vals[0])
+        finally:
+            shutil.rmtree(run)
+
+    @unittest.skipUnless(HAVE_PHOTOS, NO_DATA)
+    def test_a_batch_that_is_not_finite_is_skipped_not_learned(self):
+        run = tempfile.mkdtemp()
+        real = defocus_head.DefocusSynth.batch_with_coc
+
+        def poisoned(synth, step, batch, crop):
+            blurry, sharp, radii, coc = real(synth, step, batch, crop)
+            if step == 1:
+                coc = coc * float("nan")
+            return blurry, sharp, radii, coc
+        try:
+            with mock.patch.object(defocus_head.DefocusSynth, "batch_with_coc", poisoned):
+                self.assertEqual(defocus_head.main(
+                    ["--run", run, "--batch", "1", "--crop", "64", "--val-count", "2",
+                     "--val-crop", "64", "--log-every", "1", "--threads", "1",
+                     "--steps", "3", "--val-every", "3"]), 0)
+            with open(os.path.join(run, "log.jsonl")) as f:
+                records = [json.loads(line) for line in f]
+            self.assertEqual([r["step"] for r in records if r.get("event") == "skipped"], [2])
+            self.assertEqual([r["step"] for r in records if "loss_px" in r
+                              and r.get("event") is None], [1, 3])
+            state = torch.load(os.path.join(run, "last.pt"), weights_only=True)
+            self.assertEqual(state["step"], 3)
+            self.assertTrue(all(torch.isfinite(v).all() for v in state["model"].values()))
         finally:
             shutil.rmtree(run)
 
