@@ -32,9 +32,12 @@ struct Span {
   int weighted_end() const { return core_end + ramp_after; }
 };
 
-// Lays tiles of `tile` samples (a multiple of `multiple`) over an axis of
-// `length` samples so that neighbours share `overlap` samples: the middle
-// half of the shared region is feathered, its outer quarters are context. An axis no longer than
+// Lays tiles of at most `tile` samples (a multiple of `multiple`) over an
+// axis of `length` samples so that neighbours share `overlap` samples: the
+// middle half of the shared region is feathered, its outer quarters are
+// context. The fewest tiles that take that, with equal cores, each tile
+// just long enough for its core and the shared context (rounded up to
+// `multiple`). An axis no longer than
 // `tile` gets one tile, padded up to a multiple of `multiple`. Overlap is clamped so that
 // neighbouring feathers never meet (see effective_overlap).
 std::vector<Span> layout(int length, int tile, int overlap, int multiple);

@@ -43,6 +43,7 @@ from .synth import VALIDATION_SEED, DefocusSynth, SynthConfig
 # gives up (without saving).
 MAX_SKIPPED = 20
 
+
 def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation)
 

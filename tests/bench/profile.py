@@ -10,9 +10,19 @@
           output in tiles of --tile with each overlap against its untiled
           output: the largest difference, its 99.9th percentile and mean,
           in 8-bit levels, and the tiling overhead (pixels computed over
-          pixels in the image: tiles x tile^2 / width x height). The
-          overlap a model needs is the smallest whose 99.9th percentile
-          is at most 1 level.
+          pixels in the image: the tiles' areas, as engine/tiling.cc
+          sizes them, over width x height). A network that is global within a tile
+          (strip attention, the tone-keeping blur) differs from its
+          untiled output everywhere, whatever the overlap; what a seam
+          adds is a step: the mean over each column (row) boundary of
+          the jump of tiled - untiled across it, largest within 16 px of
+          a tile boundary (step_at_seams_levels) against largest
+          elsewhere (step_elsewhere_levels), 8 px or more from the image
+          border. Also each output's PSNR against the sharp target, and
+          a summary per overlap over the photos. The overlap a model
+          needs (fdikp.export --tile-overlap) is the smallest whose seam
+          steps do not stand out from the steps elsewhere and whose
+          PSNR matches the larger overlaps'.
 --groups  One --tile tile through the TorchScript file in Python under
           torch.profiler: self CPU time by operator group (convolutions,
           FFTs, PAC's gather, attention, layout conversions, the rest).
@@ -54,13 +64,24 @@ GROUPS = (  # (group, substrings of the operator's name), first match wins
 )
 
 
-def photos(count):
+def photos(count, sharp=False):
+    """The first `count` dev pairs' blurry shots (name, H x W x 3 float32),
+    with their sharp targets as a third item when `sharp`."""
     names = sorted(os.listdir(os.path.join(PAIRS, "blur")))[:count]
     out = []
     for name in names:
-        with Image.open(os.path.join(PAIRS, "blur", name)) as im:
-            out.append((name, np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0))
+        item = [name]
+        for part in ("blur", "sharp") if sharp else ("blur",):
+            with Image.open(os.path.join(PAIRS, part, name)) as im:
+                item.append(np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0)
+        out.append(tuple(item))
     return out
+
+
+def psnr(a, b):
+    """PSNR in dB of 8-bit-rounded a against b (both in [0, 1])."""
+    a = np.round(np.clip(a, 0, 1) * 255.0) / 255.0
+    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
 def engine(args, image, tile, overlap, repeat=1, precision="fp32"):
@@ -83,26 +104,84 @@ def engine(args, image, tile, overlap, repeat=1, precision="fp32"):
         return np.load(dst)[..., :3], runs, faults, peak
 
 
+def seam_steps(error, tile_lines, border=8):
+    """Mean |jump| of `error` (H x W) across each column and row boundary,
+    8 px or more inside the image: (largest at a tile boundary, largest
+    elsewhere, median), in the error's unit."""
+    columns = np.abs(np.diff(error[border:-border], axis=1)).mean(axis=0)
+    rows = np.abs(np.diff(error[:, border:-border], axis=0)).mean(axis=1)
+    at, away = [], []
+    for steps, lines in ((columns, tile_lines[0]), (rows, tile_lines[1])):
+        near = np.zeros(len(steps), bool)
+        for line in lines:  # the cross-fade around a core boundary
+            near[max(line - 16, 0):line + 16] = True
+        inside = np.zeros(len(steps), bool)
+        inside[border:len(steps) - border] = True
+        at.append(steps[near & inside])
+        away.append(steps[~near & inside])
+    at, away = np.concatenate(at), np.concatenate(away)
+    return (float(at.max()) if len(at) else 0.0, float(away.max()),
+            float(np.median(np.concatenate([at, away]))))
+
+
+def axis_tiles(length, tile, overlap, multiple):
+    """tiling.layout's tiles along one axis (engine/tiling.cc): the
+    boundaries between their cores and their sizes."""
+    if length <= tile:
+        return [], [-(-length // multiple) * multiple]
+    shared = min(max(overlap, 0), tile // 3) & ~1
+    count = -(-length // (tile - shared))
+    edges = [t * length // count for t in range(count + 1)]
+    sizes = [min(tile, -(-(b - a + shared) // multiple) * multiple)
+             for a, b in zip(edges, edges[1:])]
+    return edges[1:-1], sizes
+
+
 def seams(args):
     rows = []
-    for name, image in photos(args.photos):
+    for name, image, sharp in photos(args.photos, sharp=True):
         height, width = image.shape[:2]
         whole, _, _, _ = engine(args, image, max(height, width), 0)
         for overlap in args.overlaps:
             tiled, runs, _, _ = engine(args, image, args.tile, overlap)
             diff = np.abs(tiled - whole) * 255.0
             tiles = int(runs[-1]["tiles"])
+            error = (tiled - whole).mean(axis=2) * 255.0
+            (xlines, xsizes), (ylines, ysizes) = (
+                axis_tiles(width, args.tile, overlap, args.multiple),
+                axis_tiles(height, args.tile, overlap, args.multiple))
+            at_seams, elsewhere, median = seam_steps(error, (xlines, ylines))
             row = {"photo": name, "tile": args.tile, "overlap": overlap, "tiles": tiles,
-                   "overhead": tiles * args.tile ** 2 / (width * height),
+                   "overhead": sum(xsizes) * sum(ysizes) / (width * height),
                    "max_levels": float(diff.max()),
                    "p999_levels": float(np.percentile(diff, 99.9)),
                    "mean_levels": float(diff.mean()),
+                   "step_at_seams_levels": at_seams,
+                   "step_elsewhere_levels": elsewhere,
+                   "step_median_levels": median,
+                   "psnr_input": psnr(image, sharp),
+                   "psnr_untiled": psnr(whole, sharp),
+                   "psnr_tiled": psnr(tiled, sharp),
                    "seconds": float(runs[-1]["seconds"])}
             rows.append(row)
             print("%-14s tile %d overlap %3d: %2d tiles, overhead %.2fx, |tiled - whole| "
-                  "max %.1f, p99.9 %.2f, mean %.3f levels, %.1f s"
+                  "max %.1f, p99.9 %.2f, mean %.3f levels; step across lines at seams %.3f, "
+                  "elsewhere %.3f, median %.3f levels; PSNR untiled %.3f, tiled %.3f dB; %.1f s"
                   % (name, args.tile, overlap, tiles, row["overhead"], row["max_levels"],
-                     row["p999_levels"], row["mean_levels"], row["seconds"]), flush=True)
+                     row["p999_levels"], row["mean_levels"], at_seams, elsewhere, median,
+                     row["psnr_untiled"], row["psnr_tiled"], row["seconds"]), flush=True)
+    print("over %d photos, tile %d:" % (len(rows) // len(args.overlaps), args.tile))
+    for overlap in args.overlaps:
+        mine = [r for r in rows if r["overlap"] == overlap]
+        print("  overlap %3d: gain over the input untiled %+.4f dB, tiled %+.4f dB; "
+              "largest PSNR change %.4f dB; step at seams max %.3f (elsewhere %.3f) levels; "
+              "mean |tiled - whole| %.3f levels"
+              % (overlap, np.mean([r["psnr_untiled"] - r["psnr_input"] for r in mine]),
+                 np.mean([r["psnr_tiled"] - r["psnr_input"] for r in mine]),
+                 max(abs(r["psnr_tiled"] - r["psnr_untiled"]) for r in mine),
+                 max(r["step_at_seams_levels"] for r in mine),
+                 max(r["step_elsewhere_levels"] for r in mine),
+                 np.mean([r["mean_levels"] for r in mine])), flush=True)
     return rows
 
 
@@ -167,6 +246,9 @@ def main():
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--tile", type=int, default=320)
+    parser.add_argument("--multiple", type=int, default=16,
+                        help="the model's tile multiple, for the overhead column "
+                             "(16: FDIKP at 3 stages)")
     parser.add_argument("--overlaps", default="0,16,32,64,96,128")
     parser.add_argument("--precisions", default="fp32,bf16",
                         help="--faults runs the engine in each (fdikp-engine-run --precision)")

@@ -71,14 +71,17 @@ TEST(axis_shorter_than_a_tile_is_one_padded_tile) {
   CHECK_EQ(single[0].size, 1);
 }
 
-TEST(long_axis_gets_equal_cores_and_full_tiles) {
+TEST(long_axis_gets_equal_cores_and_tiles_fitted_to_them) {
   const auto spans = layout(1000, 256, 64, 16);
   CHECK_EQ(spans.size(), 6u);  // step 192: ceil(1000 / 192)
   for (const Span &s : spans) {
-    CHECK_EQ(s.size, 256);
     const int core = s.core_end - s.core_begin;
     CHECK(core == 166 || core == 167);
+    CHECK_EQ(s.size, 240);  // core + 64 shared, rounded up to 16; not 256
   }
+  // Cores of a full step keep the full tile.
+  for (const Span &s : layout(1024, 320, 64, 4)) CHECK_EQ(s.size, 320);
+  for (const Span &s : layout(1024, 320, 32, 4)) CHECK_EQ(s.size, 288);
   CHECK_EQ(spans[0].ramp_before, 0);
   CHECK_EQ(spans[0].ramp_after, 16);
   CHECK_EQ(spans[1].start, spans[1].core_begin - 32);
