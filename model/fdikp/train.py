@@ -88,6 +88,12 @@ def describe_hardware(device: torch.device) -> str:
     return "cpu:%d-threads" % torch.get_num_threads()
 
 
+def finite_gradients(net: nn.Module) -> bool:
+    """Whether every gradient of net's parameters is finite."""
+    return all(bool(torch.isfinite(p.grad).all()) for p in net.parameters()
+               if p.grad is not None)
+
+
 class Trainer(RunState):
     """One training run in run_dir, resumed from run_dir/last.pt if there."""
 
@@ -125,6 +131,7 @@ class Trainer(RunState):
             self.device.type, enabled=self.amp == torch.float16)
         self.swa: Optional[AveragedModel] = None
         self.step = 0
+        self.skipped_steps = 0  # batches not learned from: train_step
         self.lpips = (LPIPS(config.lpips_weights).to(self.device)
                       if config.lpips_weights else None)
         data = config.data or data_dir()
@@ -222,9 +229,20 @@ class Trainer(RunState):
                     [inputs.like(y) for y in outputs], sharp)))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        if self.ema is not None:
+        # fp16's scaler skips a step whose gradient overflowed; the other
+        # precisions skip one that is not finite here, so that one bad
+        # batch cannot make every weight NaN and be saved (a map-head run
+        # lost its state that way to NaN gradients from oneDNN's float32
+        # convolution backward on these CPUs, 2026-12-06).
+        learned = self.scaler.is_enabled() or finite_gradients(self.net)
+        if learned:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.skipped_steps += 1
+            self.say("step %d: the loss or a gradient is not finite; this batch is not "
+                     "learned from (%d such so far)" % (self.step, self.skipped_steps))
+        if self.ema is not None and learned:
             with torch.no_grad():
                 decay = min(c.ema_decay, (1.0 + self.step)
                             / (10.0 + self.step))

@@ -385,6 +385,34 @@ class ChunkedCpuTrainingTest(unittest.TestCase):
             self.assertIn("data_wait_s_per_step", record)
             self.assertTrue(record["hardware"].startswith("cpu:"))
 
+    def test_a_batch_that_is_not_finite_is_not_learned_from(self):
+        trainer = train.Trainer(tiny_config(steps=2, phase2_steps=0, ema_decay=0.9),
+                                os.path.join(self.folder, "nan"), log=quiet)
+
+        class Source:
+            def get(self, step):
+                torch.manual_seed(step)
+                sharp = torch.rand(2, 3, 32, 32)
+                blurry = F.avg_pool2d(sharp, 5, 1, 2, count_include_pad=False)
+                return blurry, sharp * float("nan") if step == 0 else sharp
+
+            def close(self):
+                pass
+        trainer.source = Source()
+        # The weights (batch norms' running statistics follow the forward).
+        before = {k: v.detach().clone() for k, v in trainer.net.named_parameters()}
+        trainer.train_step()
+        self.assertEqual(trainer.skipped_steps, 1)
+        self.assertEqual(trainer.step, 1)
+        for key, value in trainer.net.named_parameters():
+            self.assertTrue(torch.equal(value, before[key]), key)
+        self.assertTrue(all(torch.isfinite(v).all() for v in trainer.ema.state_dict().values()
+                            if v.is_floating_point()))
+        trainer.train_step()
+        self.assertEqual(trainer.skipped_steps, 1)
+        self.assertFalse(all(torch.equal(v, before[k])
+                             for k, v in trainer.net.named_parameters()))
+
     def test_options_an_older_trainer_saved_are_ignored(self):
         run = os.path.join(self.folder, "older")
         train.Trainer(tiny_config(steps=2, phase2_steps=0, ckpt_every=1),
