@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .defocus_map import score_maps
+from .losses import finite_gradients
 from .synth import VALIDATION_SEED, DefocusSynth, SynthConfig
 
 # Batches in a row with a loss or gradient that is not finite before a run
@@ -146,8 +147,7 @@ def train(args) -> int:
         # from: one such step made every weight NaN at step 4,715 of the
         # first run, and the next save kept them (the state was restored
         # from git).
-        finite = bool(torch.isfinite(loss)) and all(
-            bool(torch.isfinite(p.grad).all()) for p in head.parameters() if p.grad is not None)
+        finite = bool(torch.isfinite(loss)) and finite_gradients(head)
         step += 1
         if not finite:
             skipped += 1

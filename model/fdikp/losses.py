@@ -174,3 +174,10 @@ def supervised_outputs(net: nn.Module, x: Tensor, stages: int
     if hasattr(net, "all_outputs"):
         return net.all_outputs(x)
     return net(x, stages)
+
+
+def finite_gradients(net: nn.Module) -> bool:
+    """Whether every gradient of net's parameters is finite (the trainers
+    skip a batch where one is not: fdikp.train, fdikp.defocus_head)."""
+    return all(bool(torch.isfinite(p.grad).all()) for p in net.parameters()
+               if p.grad is not None)

@@ -43,8 +43,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
 from .feeding import BatchSource, bank_record, dihedral, real_source, synth_config
-from .losses import (GAIN_LOSS_FLOOR, LPIPS, Pyramid, gain_loss, multiscale_loss,
-                     per_image_loss, scale_loss, supervised_outputs)
+from .losses import (GAIN_LOSS_FLOOR, LPIPS, Pyramid, finite_gradients, gain_loss,
+                     multiscale_loss, per_image_loss, scale_loss, supervised_outputs)
 from .registry import build_network, config_from_checkpoint, network_dict, with_tone_sigma
 from .run_state import RunState
 from .synth import DefocusSynth, SynthConfig, data_dir
@@ -86,12 +86,6 @@ def describe_hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return "cuda:" + torch.cuda.get_device_name(device)
     return "cpu:%d-threads" % torch.get_num_threads()
-
-
-def finite_gradients(net: nn.Module) -> bool:
-    """Whether every gradient of net's parameters is finite."""
-    return all(bool(torch.isfinite(p.grad).all()) for p in net.parameters()
-               if p.grad is not None)
 
 
 class Trainer(RunState):
