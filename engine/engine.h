@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,23 @@ namespace testing {
 // tests run on have no CUDA to fail).
 void inject_device_faults(int passes);
 }  // namespace testing
+
+// While one lives, LibTorch records every operator the engine runs, on
+// every thread, with its start and duration; its destructor writes them to
+// `trace_path` as a Chrome trace ("traceEvents", times in microseconds).
+// For benchmarks (fdikp-engine-run --profile, tests/bench/profile.py
+// --engine-groups): recording slows the run.
+class OperatorTrace {
+ public:
+  explicit OperatorTrace(const std::string &trace_path);
+  ~OperatorTrace();
+  OperatorTrace(const OperatorTrace &) = delete;
+  OperatorTrace &operator=(const OperatorTrace &) = delete;
+
+ private:
+  struct Recorder;
+  std::unique_ptr<Recorder> recorder_;
+};
 
 // One line about the LibTorch runtime: version, threads, BLAS in use, CUDA.
 std::string runtime_summary();

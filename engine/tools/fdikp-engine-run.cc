@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,16 @@ const char kUsage[] =
     "usage: fdikp-engine-run --model MODEL [--stages N] [--tile-size PX] [--tile-overlap PX]\n"
     "                        [--device auto|cpu|cuda] [--precision auto|fp32|bf16]\n"
     "                        [--memory-budget-mb MB] [--threads N]\n"
-    "                        [--repeat N] [--defocus-map MAP.npy] IN.npy [OUT.npy]\n"
+    "                        [--repeat N] [--profile TRACE.json] [--defocus-map MAP.npy]\n"
+    "                        IN.npy [OUT.npy]\n"
     "       fdikp-engine-run --model MODEL --inspect\n"
     "       fdikp-engine-run --runtime\n"
     "MODEL: a model file, or an installed model's name or title, found as the filter finds\n"
     "it ($FDIKP_MODEL_PATH, else the user's and the system's model folders).\n"
     "IN.npy/OUT.npy: float32 arrays H x W x C (C = 3 or 4, sRGB values in [0, 1]).\n"
     "--repeat N runs N times (the first includes loading and warm-up) and prints each time.\n"
+    "--profile TRACE.json records every operator of the last run (LibTorch's profiler, which\n"
+    "slows it) and writes them as a Chrome trace.\n"
     "--defocus-map MAP.npy writes the model's defocus map, float32 H x W x 1, the blur radius\n"
     "in pixels (a model exported with a map); OUT.npy, the deblurred image, is then optional.\n";
 
@@ -71,6 +75,7 @@ int main(int argc, char **argv) {
   int npositional = 0;
   bool inspect = false;
   int repeat = 1;
+  std::string profile_path;
   std::string map_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -97,6 +102,8 @@ int main(int argc, char **argv) {
     } else if (arg == "--device" && has_value) {
       if (!fdikp::parse_device(argv[++i], &options.device))
         return usage_error(std::string("unknown device '") + argv[i] + "'");
+    } else if (arg == "--profile" && has_value) {
+      profile_path = argv[++i];
     } else if (arg == "--precision" && has_value) {
       if (!fdikp::parse_precision(argv[++i], &options.precision))
         return usage_error(std::string("unknown precision '") + argv[i] + "'");
@@ -200,14 +207,25 @@ int main(int argc, char **argv) {
   };
   fdikp::Options map_options = options;
   map_options.output = fdikp::Output::DefocusMap;
-  for (int run = 0; run < repeat * (deblur + !map_path.empty()); ++run) {
+  const int runs = repeat * (deblur + !map_path.empty());
+  for (int run = 0; run < runs; ++run) {
     const bool of_map = !deblur || run >= repeat;
     fdikp::RunInfo info;
+    std::unique_ptr<fdikp::OperatorTrace> trace;
+    if (!profile_path.empty() && run == runs - 1)
+      trace = std::make_unique<fdikp::OperatorTrace>(profile_path);
     const auto start = std::chrono::steady_clock::now();
     const fdikp::Status status = of_map ? fdikp::run(map_options, map_pixels, {}, &info)
                                         : fdikp::run(options, pixels, {}, &info);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (trace) {
+      trace.reset();  // writes the trace
+      if (!std::ifstream(profile_path).good()) {
+        std::fprintf(stderr, "fdikp-engine-run: could not write %s\n", profile_path.c_str());
+        return 1;
+      }
+    }
     for (const std::string &warning : info.warnings)
       std::fprintf(stderr, "fdikp-engine-run: warning: %s\n", warning.c_str());
     if (!status.ok()) {

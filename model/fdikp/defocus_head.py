@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .allocator import use_jemalloc
 from .defocus_map import score_maps
 from .losses import finite_gradients
 from .synth import VALIDATION_SEED, DefocusSynth, SynthConfig
@@ -197,4 +198,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    use_jemalloc()
     sys.exit(main())

@@ -3,7 +3,7 @@
 
     python3 tests/bench/profile.py [--model data/fdikp-default.pt]
         [--engine-run build/engine/tools/fdikp-engine-run] [--threads 2]
-        [--seams] [--groups] [--faults] [--photos N] [--tile 320]
+        [--seams] [--groups] [--engine-groups] [--faults] [--photos N] [--tile 320]
         [--overlaps 0,16,32,64,96,128] [--precisions fp32,bf16] [--json OUT]
 
 --seams   For N dev photos (1024 x 1024 DPDD blurry shots), the engine's
@@ -28,6 +28,12 @@
           FFTs, PAC's gather, attention, layout conversions, the rest).
           The engine runs a rewritten graph (fused channels-last
           convolutions), so its split differs; this shows the model's.
+--engine-groups
+          The same split for the engine itself, on its own graph: one
+          dev photo through fdikp-engine-run with its automatic tiles,
+          twice in one process, the second run recorded by LibTorch's
+          profiler (--profile): self time by operator group, summed
+          over threads, and the operators that take the most.
 --faults  The engine on one photo, twice in one process, in each of
           --precisions (default fp32,bf16): seconds, s/MP, minor page
           faults (getrusage of the child) and peak memory, and bf16's
@@ -62,6 +68,11 @@ GROUPS = (  # (group, substrings of the operator's name), first match wins
     ("layout", ("copy_", "contiguous", "permute", "transpose", "clone", "to_dense",
                 "reshape", "view", "cat", "stack", "pad", "_to_copy")),
 )
+
+
+def group_of(name):
+    name = name.lower()
+    return next((g for g, keys in GROUPS if any(k in name for k in keys)), "other")
 
 
 def photos(count, sharp=False):
@@ -201,13 +212,69 @@ def groups(args):
             model(x, stages)
     totals = defaultdict(float)
     for event in prof.key_averages():
-        name = event.key.lower()
-        group = next((g for g, keys in GROUPS if any(k in name for k in keys)), "other")
-        totals[group] += event.self_cpu_time_total / 1e6
+        totals[group_of(event.key)] += event.self_cpu_time_total / 1e6
     total = sum(totals.values())
     for group, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         print("%-12s %7.3f s  %5.1f %%" % (group, seconds, 100 * seconds / total))
     return {"tile": args.tile, "seconds": dict(totals), "total_s": total}
+
+
+def self_times(trace):
+    """{operator name: self microseconds} from a Chrome trace's complete
+    events: each event's duration less its children's on the same thread."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    by_thread = defaultdict(list)
+    for e in events:
+        if e.get("ph") == "X" and "dur" in e:
+            by_thread[e.get("tid")].append((float(e["ts"]), float(e["dur"]), e["name"]))
+    totals = defaultdict(float)
+    for spans in by_thread.values():
+        spans.sort(key=lambda span: (span[0], -span[1]))
+        stack = []  # [end, name]
+        for start, dur, name in spans:
+            while stack and stack[-1][0] <= start:
+                stack.pop()
+            if stack:
+                totals[stack[-1][1]] -= dur
+            totals[name] += dur
+            stack.append((start + dur, name))
+    return totals
+
+
+def engine_groups(args):
+    name, image = photos(1)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
+        trace_path = os.path.join(tmp, "trace.json")
+        np.save(src, image)
+        done = subprocess.run([args.engine_run, "--model", args.model, "--threads",
+                               str(args.threads), "--repeat", "2", "--profile", trace_path,
+                               src, dst], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        with open(trace_path) as f:
+            totals = self_times(json.load(f))
+    runs = [dict(kv.split("=", 1) for kv in line.split())
+            for line in done.stdout.splitlines() if line.startswith("device=")]
+    seconds = defaultdict(float)
+    for op, us in totals.items():
+        seconds[group_of(op)] += us / 1e6
+    total = sum(seconds.values())
+    print("engine on %s (%d tiles of %s px, recorded run %s s, unrecorded %s s):"
+          % (name, int(runs[-1]["tiles"]), runs[-1]["tile_size"], runs[-1]["seconds"],
+             runs[0]["seconds"]))
+    for group, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
+        print("  %-12s %7.3f s  %5.1f %%" % (group, s, 100 * s / total))
+    top = sorted(totals.items(), key=lambda kv: -kv[1])[:args.top]
+    print("  operators taking the most (self time):")
+    for op, us in top:
+        share = 100 * us / 1e6 / total
+        print("    %-44s %7.3f s  %5.1f %%  (%s)" % (op, us / 1e6, share, group_of(op)))
+    return {"photo": name, "tiles": int(runs[-1]["tiles"]), "tile": int(runs[-1]["tile_size"]),
+            "recorded_run_s": float(runs[-1]["seconds"]),
+            "unrecorded_run_s": float(runs[0]["seconds"]),
+            "seconds": dict(seconds), "total_s": total,
+            "operators_s": {op: us / 1e6 for op, us in top}}
 
 
 def faults(args):
@@ -243,6 +310,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seams", action="store_true")
     parser.add_argument("--groups", action="store_true")
+    parser.add_argument("--engine-groups", action="store_true")
+    parser.add_argument("--top", type=int, default=15,
+                        help="--engine-groups lists this many operators")
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--tile", type=int, default=320)
@@ -256,14 +326,16 @@ def main():
     args = parser.parse_args()
     args.overlaps = [int(v) for v in args.overlaps.split(",")]
     args.precisions = args.precisions.split(",")
-    if not (args.seams or args.groups or args.faults):
-        args.seams = args.groups = args.faults = True
+    if not (args.seams or args.groups or args.engine_groups or args.faults):
+        args.seams = args.groups = args.engine_groups = args.faults = True
     if not os.path.isdir(PAIRS):
         print("profile: no dev pairs at %s (set FDIKP_DATA)" % PAIRS, file=sys.stderr)
         return 77
     result = {"model": args.model, "threads": args.threads}
     if args.groups:
         result["groups"] = groups(args)
+    if args.engine_groups:
+        result["engine_groups"] = engine_groups(args)
     if args.faults:
         result["faults"] = faults(args)
     if args.seams:

@@ -1,8 +1,10 @@
 """fdikp-engine-run finds models as the filter does (engine/catalog.h): an
 installed model's name or title through $FDIKP_MODEL_PATH, a path as a
 path, and an unknown name refused with the installed models named; its
---defocus-map writes a model's map for Python tools."""
+--defocus-map writes a model's map for Python tools; its --profile writes
+the last run's operators as a Chrome trace."""
 
+import json
 import os
 import subprocess
 import tempfile
@@ -58,6 +60,43 @@ class EngineRunModels(unittest.TestCase):
                 outputs.append(np.load(out))
             self.assertTrue(np.array_equal(outputs[0], outputs[1]))
             self.assertFalse(np.array_equal(outputs[0], image))
+
+
+class EngineRunProfile(unittest.TestCase):
+    def test_the_last_run_is_traced_operator_by_operator(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            source, out = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
+            trace = os.path.join(tmp, "trace.json")
+            np.save(source, np.random.default_rng(7).random((40, 40, 3), dtype=np.float32))
+            done = engine_run("--model", "test-sharpen", "--device", "cpu", "--tile-size", "16",
+                              "--repeat", "2", "--profile", trace, source, out)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual(done.stdout.count("seconds="), 2)
+            with open(trace) as f:
+                events = json.load(f)
+            events = events["traceEvents"] if isinstance(events, dict) else events
+            spans = [e for e in events if e.get("ph") == "X"]
+            self.assertTrue(all(e["dur"] >= 0 for e in spans))
+            # The model's forward once per tile of the recorded run, with
+            # LibTorch's operators inside it.
+            tiles = int(done.stdout.split("tiles=")[-1].split()[0])
+            self.assertGreater(tiles, 1)
+            forwards = sorted((e["ts"], e["ts"] + e["dur"]) for e in spans
+                              if e["name"] == "forward")
+            outermost = [f for f in forwards
+                         if not any(g != f and g[0] <= f[0] and f[1] <= g[1] for g in forwards)]
+            self.assertEqual(len(outermost), tiles)
+            self.assertTrue(any(e["name"].startswith("aten::") for e in spans))
+
+    def test_a_trace_that_cannot_be_written_fails_the_run(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            source = os.path.join(tmp, "in.npy")
+            np.save(source, np.zeros((8, 8, 3), np.float32))
+            done = engine_run("--model", "test-sharpen", "--device", "cpu", "--profile",
+                              os.path.join(tmp, "no", "trace.json"), source,
+                              os.path.join(tmp, "out.npy"))
+            self.assertEqual(done.returncode, 1)
+            self.assertIn("could not write", done.stderr)
 
 
 class EngineRunDefocusMap(unittest.TestCase):
