@@ -11,7 +11,8 @@ slow for the step itself too. jemalloc told to keep the pages it frees
 docs/training/training-details.md, "The allocator").
 
 ``use_jemalloc()`` starts the running command again, the same way, with
-Debian's libjemalloc2 preloaded, when it is installed and not loaded yet.
+Debian's libjemalloc2 preloaded, when it is installed and nothing is
+preloaded yet.
 The commands call it first thing when run from the command line (never
 when a test calls their ``main``). ``FDIKP_MALLOC=system`` keeps glibc's
 malloc, for comparisons (the engine reads the same variable).
@@ -39,15 +40,15 @@ def find_jemalloc() -> Optional[str]:
 def jemalloc_environment(environ: Mapping[str, str],
                          library: Optional[str]) -> Optional[dict]:
     """The environment to start the command again in, or None to go on as
-    it is: when FDIKP_MALLOC=system, when jemalloc is preloaded already or
-    is not installed."""
+    it is: when FDIKP_MALLOC=system, when jemalloc is not installed, and
+    when something is preloaded already (jemalloc itself, or a sanitizer's
+    runtime, which must come first and brings its own malloc)."""
     if environ.get("FDIKP_MALLOC", "") == "system" or library is None:
         return None
-    preload = environ.get("LD_PRELOAD", "")
-    if "jemalloc" in preload:
+    if environ.get("LD_PRELOAD", "").strip():
         return None
     env = dict(environ)
-    env["LD_PRELOAD"] = library + (":" + preload if preload else "")
+    env["LD_PRELOAD"] = library
     env.setdefault("MALLOC_CONF", KEEP_FREED_PAGES)
     return env
 
