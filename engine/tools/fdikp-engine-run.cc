@@ -212,8 +212,10 @@ int main(int argc, char **argv) {
     const bool of_map = !deblur || run >= repeat;
     fdikp::RunInfo info;
     std::unique_ptr<fdikp::OperatorTrace> trace;
-    if (!profile_path.empty() && run == runs - 1)
+    if (!profile_path.empty() && run == runs - 1) {
+      std::remove(profile_path.c_str());  // an old trace must not pass for this one
       trace = std::make_unique<fdikp::OperatorTrace>(profile_path);
+    }
     const auto start = std::chrono::steady_clock::now();
     const fdikp::Status status = of_map ? fdikp::run(map_options, map_pixels, {}, &info)
                                         : fdikp::run(options, pixels, {}, &info);
