@@ -95,8 +95,10 @@ def psnr(a, b):
     return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
-def engine(args, image, tile, overlap, repeat=1, precision="fp32"):
-    """(output H x W x 3, the run lines' fields, minor faults, peak MiB)."""
+def engine(args, image, tile, overlap, repeat=1, precision="fp32", trace=None):
+    """(output H x W x 3, the run lines' fields, minor faults, peak MiB);
+    with `trace`, the last run's operators are written there
+    (fdikp-engine-run --profile)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
         np.save(src, image)
@@ -104,7 +106,7 @@ def engine(args, image, tile, overlap, repeat=1, precision="fp32"):
         done = subprocess.run([args.engine_run, "--model", args.model, "--threads",
                                str(args.threads), "--tile-size", str(tile), "--tile-overlap",
                                str(overlap), "--repeat", str(repeat), "--precision", precision,
-                               src, dst],
+                               *(("--profile", trace) if trace else ()), src, dst],
                               capture_output=True, text=True)
         faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before
         if done.returncode != 0:
@@ -244,18 +246,12 @@ def self_times(trace):
 def engine_groups(args):
     name, image = photos(1)[0]
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = os.path.join(tmp, "in.npy"), os.path.join(tmp, "out.npy")
-        trace_path = os.path.join(tmp, "trace.json")
-        np.save(src, image)
-        done = subprocess.run([args.engine_run, "--model", args.model, "--threads",
-                               str(args.threads), "--repeat", "2", "--profile", trace_path,
-                               src, dst], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr)
-        with open(trace_path) as f:
+        trace = os.path.join(tmp, "trace.json")
+        # The engine's own choices: automatic tile (0), the model's overlap
+        # (-1) and precision (auto).
+        _, runs, _, _ = engine(args, image, 0, -1, repeat=2, precision="auto", trace=trace)
+        with open(trace) as f:
             totals = self_times(json.load(f))
-    runs = [dict(kv.split("=", 1) for kv in line.split())
-            for line in done.stdout.splitlines() if line.startswith("device=")]
     seconds = defaultdict(float)
     for op, us in totals.items():
         seconds[group_of(op)] += us / 1e6
