@@ -3,6 +3,7 @@
 #
 #   bash model/crossval.sh RECIPE FOLDS [TRAINER OPTIONS...]
 #
+# RECIPE: one of model/recipes.sh's cross-validation recipes.
 # FOLDS: fold indices of model/fdikp/folds.json, comma-separated (e.g. 0,2,4), or
 # "all" for the run that trains on every fold (the file a recipe ships as).
 # For each fold K, one after the other: train RECIPE with fold K held out
@@ -26,52 +27,16 @@ engine=${FDIKP_ENGINE_RUN:-../build/engine/tools/fdikp-engine-run}
 [ -x "$engine" ] || { echo "crossval.sh: no engine tool at $engine (./debian13 build first)" >&2; exit 1; }
 runs=checkpoints/cv-$recipe_name
 mkdir -p "$runs" runs
-# The shipped file's training state (fdikp-s-psnr at step 6011; its EMA is
-# data/fdikp-default.pt): the start of every fine-tuning recipe.
+# The fourth shipped file's training state (fdikp-s-psnr at step 6011,
+# never trained on a dev pair): the start of every fine-tuning recipe (the
+# fifth file is ft-c384's "all" run from it).
 shipped=runs/fdikp-s-psnr-step6011.pt
 [ -s "$shipped" ] || git show 7329b4f:model/checkpoints/fdikp-s-psnr/last.pt > "$shipped"
-common=(--phase2-steps 0 --milestones "" --amp bf16
-        --val-count 32 --val-crop 256 --real-count 8 --real-crop 512
-        --real-pairs dpdd1024-dev --compact-state yes)
-case $recipe_name in
-  # From the shipped weights (EMA), half of each batch real crops, half
-  # synthetic, at twice the shipped run's last rate (a short run): the mix that should keep
-  # what transfers to other cameras while learning DPDD's lens blur.
-  ft-mix50) recipe=(--network fdikp-s --loss psnr --seed 11
-                    --init-from "$shipped" --init-weights ema
-                    --lr 1e-4 --warmup 20 --ema-decay 0.99
-                    --batch 4 --crop 256 --tone-sigma 32
-                    --real-share 0.5 --steps 250) ;;
-  # ft-mix50 with the simulator calibrated on the dev pairs' blur: half
-  # of the synthetic samples take a kernel measured on the training folds'
-  # pairs (model/fdikp/kernel-banks/dpdd-dev.npz, fdikp.kernels), and the
-  # synthetic noise is cut to the dev pairs' level (0.35 of the default
-  # deviation).
-  ft-cal) recipe=(--network fdikp-s --loss psnr --seed 11
-                  --init-from "$shipped" --init-weights ema
-                  --lr 1e-4 --warmup 20 --ema-decay 0.99
-                  --batch 4 --crop 256 --tone-sigma 32
-                  --real-share 0.5 --bank-share 0.5 --noise-scale 0.35
-                  --steps 250) ;;
-  # Capacity: ft-mix50 on fdikp-s grown to three strip-attention pairs
-  # (fdikp-s3, the paper's count; fdikp.grow: the two added pairs start
-  # as the identity, so step 0 is the shipped file exactly).
-  ft-s3) recipe=(--network fdikp-s3 --loss psnr --seed 11
-                 --init-from "$shipped" --init-weights ema
-                 --lr 1e-4 --warmup 20 --ema-decay 0.99
-                 --batch 4 --crop 256 --tone-sigma 32
-                 --real-share 0.5 --steps 250) ;;
-  # Context: ft-mix50 on two 384^2 crops per step (one real, one
-  # synthetic) instead of four 256^2 (1.1x the pixels): the most blurred
-  # third of the dev pairs gains almost nothing, and a 256-px crop holds
-  # few of their blur discs.
-  ft-c384) recipe=(--network fdikp-s --loss psnr --seed 11
-                   --init-from "$shipped" --init-weights ema
-                   --lr 1e-4 --warmup 20 --ema-decay 0.99
-                   --batch 2 --crop 384 --tone-sigma 32
-                   --real-share 0.5 --steps 250) ;;
-  *) echo "crossval.sh: unknown recipe $recipe_name" >&2; exit 2 ;;
-esac
+# The recipes: model/recipes.sh.
+# shellcheck source-path=SCRIPTDIR source=recipes.sh
+source ./recipes.sh
+cv_recipe "$recipe_name" "$shipped" || {
+  echo "crossval.sh: unknown recipe $recipe_name (known: $cv_recipes)" >&2; exit 2; }
 export OMP_WAIT_POLICY=PASSIVE
 machine=(--prefetch 0 --reuse 4 --val-every 125 --log-every 10 --ckpt-minutes 10)
 
@@ -81,7 +46,7 @@ train_fold() {  # $1: fold index or "all"
   local option=(--fold "$([ "$fold" = all ] && echo -1 || echo "$fold")")
   while :; do
     status=0
-    python3 -m fdikp.train --run "$dir" "${common[@]}" "${recipe[@]}" \
+    python3 -m fdikp.train --run "$dir" "${recipe[@]}" \
       "${machine[@]}" "${option[@]}" ${extra[@]+"${extra[@]}"} || status=$?
     [ "$status" = 0 ] && break
     tries=$((tries + 1))

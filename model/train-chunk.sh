@@ -26,35 +26,11 @@ if pgrep -f "fdikp.train --run $run" >/dev/null; then
   echo "train-chunk.sh: $run is already training" >&2
   exit 1
 fi
-# The recipe (used when the run starts; a resumed run keeps its own, except
-# the chunk options, train.CHUNK_OPTIONS, which are given again each time).
-recipe=(--steps 1000000 --phase2-steps 0 --milestones ""
-        --batch 8 --crop 128 --lr 2e-4 --warmup 200 --amp bf16 --ema-decay 0.995
-        --val-count 32 --val-crop 256 --real-count 12 --real-crop 384)
-case $config in
-  # The first run: the pooled loss (MSE + 0.2 FFT-L1 over the batch).
-  fdikp-s) recipe+=(--network fdikp-s --loss mse) ;;
-  # Per-image dB gain over the input, from fdikp-s's weights at step 2023
-  # on new batches (seed 1; the pooled loss had taught it to sharpen heavy blur at the cost of
-  # nearly sharp images: docs/training/history.md, "Where the fdikp-s curve stands").
-  # (fdikp-s's state is no longer in the tree, to leave room in what travels
-  # to the GPU machine; to start this run afresh, first
-  # git show dd0fe68:model/checkpoints/fdikp-s/last.pt > checkpoints/fdikp-s/last.pt)
-  # Its rate went down to 1e-4 at step 1631 (chunk 2); the recipe's --lr is
-  # a chunk option, given at every resume, so it is kept here. From step
-  # 4721 on: crops of 256 as on the GPU (4 x 256^2, the pixels of 8 x 128^2)
-  # and the input's tone kept (--tone-sigma 32; docs/training/training-details.md, "Keeping
-  # the input's tone"), also chunk options; from step 5660 on, rate 5e-5
-  # (the EMA had stalled at 1e-4).
-  fdikp-s-psnr) recipe+=(--network fdikp-s --loss psnr --seed 1
-                         --init-from checkpoints/fdikp-s/last.pt --lr 5e-5
-                         --batch 4 --crop 256 --tone-sigma 32) ;;
-  # The equal-budget comparison of the two architectures (model/README.md,
-  # DeepRFTv2): both from their identity start, the same loss and seed.
-  cmp-fdikp-s) recipe+=(--network fdikp-s --loss psnr) ;;
-  cmp-deeprftv2-s) recipe+=(--network deeprftv2-s --stages 1 --loss psnr) ;;
-  *) recipe+=(--network "$config") ;;
-esac
+# The recipe (model/recipes.sh; a resumed run keeps its own, except the
+# chunk options, train.CHUNK_OPTIONS, which are given again each time).
+# shellcheck source-path=SCRIPTDIR source=recipes.sh
+source ./recipes.sh
+chunk_recipe "$config"
 # This machine: 2 torch threads, pairs generated inline on both threads,
 # each generated pair used about 4 times; OpenMP threads sleep instead of
 # spinning when they wait (measured 1.31 s against 1.44 s per step here).

@@ -16,6 +16,10 @@ cd "$(dirname "$0")/../../model"
 mkdir -p runs
 shipped=runs/fdikp-s-psnr-step6011.pt
 [ -s "$shipped" ] || git show 7329b4f:model/checkpoints/fdikp-s-psnr/last.pt >"$shipped"
+# The recipe (model/recipes.sh), with small validations and STEPS steps.
+# shellcheck source=model/recipes.sh
+source ./recipes.sh
+cv_recipe ft-c384 "$shipped"
 run() {  # $1: glibc or jemalloc
   local dir=runs/alloc-$1
   rm -rf "$dir"
@@ -23,11 +27,8 @@ run() {  # $1: glibc or jemalloc
   # fdikp.train starts itself again under jemalloc unless FDIKP_MALLOC=system.
   time env FDIKP_MALLOC="$([ "$1" = glibc ] && echo system || echo jemalloc)" \
     OMP_WAIT_POLICY=PASSIVE PYTHONPATH=. python3 -m fdikp.train --run "$dir" \
-    --phase2-steps 0 --milestones "" --amp bf16 --val-count 2 --val-crop 64 \
-    --real-count 1 --real-crop 64 --real-pairs dpdd1024-dev --compact-state yes \
-    --network fdikp-s --loss psnr --seed 11 --init-from "$shipped" --init-weights ema \
-    --lr 1e-4 --warmup 20 --ema-decay 0.99 --batch 2 --crop 384 --tone-sigma 32 \
-    --real-share 0.5 --steps "$steps" --prefetch 0 --reuse 4 --val-every 100000 \
+    "${recipe[@]}" --val-count 2 --val-crop 64 --real-count 1 --real-crop 64 \
+    --steps "$steps" --prefetch 0 --reuse 4 --val-every 100000 \
     --log-every 10 --ckpt-minutes 1000 --fold 0 --threads 1 >"$dir.log" 2>&1
   python3 -c "import json, sys
 print('$1: seconds per step', [round(json.loads(l)['s_per_step'], 2)

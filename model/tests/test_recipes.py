@@ -1,0 +1,75 @@
+"""model/recipes.sh: every recipe the training scripts name is a valid
+fdikp.train command line, and the shipped file's recipe stays what made it."""
+
+import os
+import subprocess
+import unittest
+
+from fdikp.train_config import check_sizes, parse_config
+
+MODEL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED = "runs/fdikp-s-psnr-step6011.pt"
+
+
+def recipe(function: str, name: str, *more: str):
+    """The options `function name more...` sets, or the shell's status."""
+    script = ('source ./recipes.sh; %s "$@" || exit $?; '
+              'printf "%%s\\0" "${recipe[@]}"' % function)
+    done = subprocess.run(["bash", "-c", script, "recipes", name, *more],
+                          cwd=MODEL_DIR, capture_output=True, text=True)
+    if done.returncode:
+        return done.returncode
+    return done.stdout.split("\0")[:-1]
+
+
+def cv_names():
+    done = subprocess.run(["bash", "-c", 'source ./recipes.sh; echo "$cv_recipes"'],
+                          cwd=MODEL_DIR, capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+class CrossValidationRecipesTest(unittest.TestCase):
+    def test_every_recipe_parses(self):
+        names = cv_names()
+        self.assertIn("ft-c384", names)
+        for name in names:
+            with self.subTest(recipe=name):
+                options = recipe("cv_recipe", name, SHIPPED)
+                self.assertIsInstance(options, list)
+                _, config, given = parse_config(["--run", "x"] + options)
+                check_sizes(config)
+                self.assertEqual(config.init_from, SHIPPED)
+                self.assertEqual(config.real_pairs, "dpdd1024-dev")
+                self.assertEqual(config.phase2_steps, 0)
+                self.assertIn("steps", given)
+
+    def test_the_shipped_recipe(self):
+        # The fifth shipped file: ft-c384 on every fold (data/MODEL_CARD.md).
+        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        self.assertEqual((config.network, config.loss, config.seed), ("fdikp-s", "psnr", 11))
+        self.assertEqual((config.batch, config.crop, config.steps), (2, 384, 250))
+        self.assertEqual((config.lr, config.warmup, config.ema_decay), (1e-4, 20, 0.99))
+        self.assertEqual((config.real_share, config.tone_sigma), (0.5, 32.0))
+        self.assertEqual((config.init_weights, config.amp), ("ema", "bf16"))
+
+    def test_later_options_win(self):
+        options = recipe("cv_recipe", "ft-c384", SHIPPED) + ["--steps", "30"]
+        self.assertEqual(parse_config(["--run", "x"] + options)[1].steps, 30)
+
+    def test_an_unknown_recipe(self):
+        self.assertEqual(recipe("cv_recipe", "no-such-recipe", SHIPPED), 2)
+
+
+class ChunkRecipesTest(unittest.TestCase):
+    def test_named_runs_and_networks(self):
+        for name, network in (("fdikp-s", "fdikp-s"), ("fdikp-s-psnr", "fdikp-s"),
+                              ("cmp-fdikp-s", "fdikp-s"),
+                              ("cmp-deeprftv2-s", "deeprftv2-s"), ("fdikp", "fdikp")):
+            with self.subTest(run=name):
+                _, config, _ = parse_config(["--run", "x"] + recipe("chunk_recipe", name))
+                check_sizes(config)
+                self.assertEqual(config.network, network)
+
+
+if __name__ == "__main__":
+    unittest.main()
