@@ -19,5 +19,12 @@ Submodules:
     summary  ``python3 -m fdikp.summary``: parameter count per module
 """
 
+from .allocator import start_command
+
 # Kept equal to the Meson project version: the exported model records it.
 __version__ = "0.1.0"
+
+# python3 -m fdikp.train (and the other commands that allocate maps step
+# after step) starts again under jemalloc here, before the command imports
+# torch: fdikp.allocator.
+start_command()

@@ -12,17 +12,22 @@ docs/training/training-details.md, "The allocator").
 
 ``use_jemalloc()`` starts the running command again, the same way, with
 Debian's libjemalloc2 preloaded, when it is installed and nothing is
-preloaded yet.
-The commands call it first thing when run from the command line (never
-when a test calls their ``main``). ``FDIKP_MALLOC=system`` keeps glibc's
-malloc, for comparisons (the engine reads the same variable).
+preloaded yet. The package calls ``start_command()`` when it is imported:
+for ``python3 -m fdikp.X`` with X one of COMMANDS, that is before the
+command imports torch (which takes seconds, and would be paid twice), and
+never when a test imports a command to call its ``main``.
+``FDIKP_MALLOC=system`` keeps glibc's malloc, for comparisons (the engine
+reads the same variable).
 """
 
 import glob
 import os
 import sys
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
+# The commands that allocate large maps step after step.
+COMMANDS = ("fdikp.train", "fdikp.defocus_head", "fdikp.evaluate",
+            "fdikp.per_image", "fdikp.tone_check", "fdikp.map_real")
 KEEP_FREED_PAGES = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 _CANDIDATES = ("/usr/lib/*-linux-gnu/libjemalloc.so.2", "/usr/lib64/libjemalloc.so.2",
                "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2")
@@ -63,3 +68,25 @@ def use_jemalloc() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable] + list(argv[1:]), env)
+
+
+def command_module(argv: Sequence[str]) -> Optional[str]:
+    """The module a Python command line runs with -m (``python3 -X dev -m
+    fdikp.train --run x`` -> "fdikp.train"), or None."""
+    index = 1
+    while index < len(argv):
+        word = argv[index]
+        if word == "-m":
+            return argv[index + 1] if index + 1 < len(argv) else None
+        if word.startswith("-m"):
+            return word[2:]
+        if word.startswith("-c") or not word.startswith("-") or word == "-":
+            return None  # a script, -c or stdin: what follows is its own
+        index += 2 if word in ("-X", "-W") else 1  # options with a value
+    return None
+
+
+def start_command() -> None:
+    """use_jemalloc() when this process is one of COMMANDS run with -m."""
+    if command_module(getattr(sys, "orig_argv", ())) in COMMANDS:
+        use_jemalloc()

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .allocator import use_jemalloc
 from .defocus_map import score_maps
 from .losses import finite_gradients
 from .synth import VALIDATION_SEED, DefocusSynth, SynthConfig
@@ -198,5 +197,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())

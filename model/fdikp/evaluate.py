@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .allocator import use_jemalloc
 from . import metrics
 from .export import read_metadata
 from .image_io import IMAGE_EXTENSIONS, centre_crop, grid, list_pairs, load_image
@@ -244,5 +243,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())

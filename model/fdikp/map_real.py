@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .allocator import use_jemalloc
 from . import defocus_map
 from .image_io import IMAGE_EXTENSIONS, load_image
 from .kernels import PATCH, bank_file
@@ -219,5 +218,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())

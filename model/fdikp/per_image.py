@@ -28,7 +28,6 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from .allocator import use_jemalloc
 from . import metrics
 from .registry import WEIGHTS_FROM, default_stages_of, load_network, with_tone_sigma
 from .synth import VALIDATION_SEED, SynthConfig, validation_pairs
@@ -166,5 +165,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())

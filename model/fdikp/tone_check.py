@@ -23,7 +23,6 @@ from typing import Dict, List, Sequence
 
 from torch import Tensor
 
-from .allocator import use_jemalloc
 from .evaluate import load_model_or_report, mean_scores, score
 from .image_io import list_pairs, load_image
 from .network import gaussian_kernel, separable_blur
@@ -155,5 +154,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())

@@ -42,7 +42,6 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, update_bn
 
-from .allocator import use_jemalloc
 from .feeding import BatchSource, bank_record, dihedral, real_source, synth_config
 from .losses import (GAIN_LOSS_FLOOR, LPIPS, Pyramid, finite_gradients, gain_loss,
                      multiscale_loss, per_image_loss, scale_loss, supervised_outputs)
@@ -389,5 +388,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    use_jemalloc()
     sys.exit(main())
