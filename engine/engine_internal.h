@@ -62,6 +62,9 @@ Status load_model(const std::string &path, torch::Device device, Precision preci
 // The contract checks' test image: 1 x 3 x side x side, smooth and not
 // constant (constant images hide channel mix-ups), in [0.1, 0.9].
 torch::Tensor probe_image(int side, torch::Device device);
+// model_contract.cc: forward's contract on a probe image (loader.cc calls it
+// for every file it loads).
+Status check_contract(const std::string &path, const LoadedModel &model);
 
 // The method a model file's defocus map is (ModelInfo::defocus_map).
 constexpr const char *kDefocusMapMethod = "defocus_map";

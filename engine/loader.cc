@@ -1,6 +1,7 @@
 // The loader owns model files: it loads a TorchScript file onto a device,
-// reads its metadata, optimises its CPU graph, checks the model contract on
-// a probe image, and caches the result by path, device and file version.
+// reads its metadata, optimises its CPU graph, has the model contract
+// checked (model_contract.cc), and caches the result by path, device and
+// file version.
 //
 // Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.
 
@@ -75,8 +76,6 @@ using internal::model_layout;
 using internal::quoted;
 using internal::summarize;
 
-constexpr int kProbeMinSide = 8;
-
 std::atomic<std::uint64_t> models_loaded{0};
 
 struct CacheEntry {
@@ -102,63 +101,6 @@ Status check_file(const std::string &path, struct stat *st) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe)
     return Status::failure("cannot read model file " + quoted(path) + ": " + std::strerror(errno));
-  return Status::success();
-}
-
-std::string describe_schema(const torch::jit::Method &forward) {
-  std::ostringstream out;
-  out << forward.function().getSchema();
-  return out.str();
-}
-
-// The contract: forward(self, image: Tensor, stages: int) -> Tensor of the
-// image's shape, float, finite, for any batch of 3-channel images whose
-// sides are multiples of base_multiple * 2^(stages - 1).
-Status check_contract(const std::string &path, LoadedModel *model) {
-  const auto forward = model->module.find_method("forward");
-  if (!forward)
-    return Status::failure(quoted(path) + " has no forward method, so it is not a model");
-  const auto &schema = forward->function().getSchema();
-  const auto &args = schema.arguments();
-  const bool signature_ok = args.size() == 3 &&
-                            args[1].type()->kind() == c10::TypeKind::TensorType &&
-                            args[2].type()->kind() == c10::TypeKind::IntType;
-  if (!signature_ok) {
-    return Status::failure(quoted(path) +
-                           " does not follow the model contract: forward must take (image: Tensor, "
-                           "stages: int), but it is " +
-                           describe_schema(*forward));
-  }
-  const ModelInfo &info = model->info;
-  const int side = std::max(kProbeMinSide, size_multiple(info.base_multiple, info.default_stages));
-  const auto probe = model_layout(internal::probe_image(side, model->device), *model);
-  torch::jit::IValue result;
-  try {
-    c10::InferenceMode guard;
-    result = internal::run_forward(*model, probe, info.default_stages);
-  } catch (const c10::Error &e) {
-    return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
-                           std::to_string(side) +
-                           " test image: " + summarize(e.what_without_backtrace()));
-  } catch (const std::exception &e) {
-    return Status::failure(quoted(path) + " failed on a " + std::to_string(side) + "x" +
-                           std::to_string(side) + " test image: " + summarize(e.what()));
-  }
-  if (!result.isTensor())
-    return Status::failure(quoted(path) + " does not follow the model contract: forward returned " +
-                           result.tagKind() + ", not a Tensor");
-  const auto out = result.toTensor();
-  if (out.sizes() != probe.sizes()) {
-    std::ostringstream why;
-    why << quoted(path) << " does not follow the model contract: for an input of shape "
-        << probe.sizes() << " it returned shape " << out.sizes() << " (it must be the same)";
-    return Status::failure(why.str());
-  }
-  if (out.scalar_type() != torch::kFloat32)
-    return Status::failure(quoted(path) + " does not follow the model contract: it returned " +
-                           std::string(c10::toString(out.scalar_type())) + ", not float32");
-  if (!torch::isfinite(out).all().item<bool>())
-    return Status::failure(quoted(path) + " returned NaN or infinite values on a test image");
   return Status::success();
 }
 
@@ -202,7 +144,7 @@ Status load_uncached(const std::string &path, torch::Device device, Precision pr
   const CpuGraph choice = precision == Precision::Bf16 ? CpuGraph::Plain : cpu_graph_choice();
   if (device.is_cuda()) model->graph = "as saved (CUDA)";
   else model->graph = optimize_cpu_graph(model->module, choice, &model->channels_last);
-  Status contract = check_contract(path, model.get());
+  Status contract = internal::check_contract(path, *model);
   if (!contract.ok() && model->channels_last) {
     // The rewritten graph failed where the saved one may not: load the file
     // again and take LibTorch's own optimisation instead.
@@ -210,7 +152,7 @@ Status load_uncached(const std::string &path, torch::Device device, Precision pr
     if (!loaded.ok()) return loaded;
     model->graph = optimize_cpu_graph(model->module, CpuGraph::OneDnn, &model->channels_last);
     model->graph += "; the fused graph failed its test: " + contract.message();
-    contract = check_contract(path, model.get());
+    contract = internal::check_contract(path, *model);
   }
   if (!contract.ok()) return contract;
   if (model->info.defocus_map) {
@@ -253,15 +195,6 @@ torch::jit::IValue run_forward(const LoadedModel &model, const torch::Tensor &x,
       result.toTensor().scalar_type() == torch::kBFloat16)
     result = result.toTensor().to(torch::kFloat32);
   return result;
-}
-
-torch::Tensor probe_image(int side, torch::Device device) {
-  const auto ramp = torch::linspace(0.1, 0.9, side, torch::TensorOptions().dtype(torch::kFloat32));
-  return torch::stack({ramp.view({side, 1}).expand({side, side}),
-                       ramp.view({1, side}).expand({side, side}),
-                       (ramp.view({side, 1}) * ramp.view({1, side}))})
-      .unsqueeze(0)
-      .to(device);
 }
 
 Status load_model(const std::string &path, torch::Device device, Precision precision,

@@ -131,9 +131,7 @@ deblur_create_procedure (GimpPlugIn *plug_in, const gchar *name)
          "through the GEGL operation fdikp:defocus-deblur on each selected "
          "drawable, within the selection, as one undo step. Failures (a missing "
          "or invalid model, an unavailable CUDA device, too little memory) are "
-         "reported and leave the image unchanged. Filters > Enhance > Defocus "
-         "Deblur (Live Preview) applies the same operation with an on-canvas "
-         "preview."),
+         "reported and leave the image unchanged."),
       name);
   gimp_procedure_set_attribution (procedure, "The fdikp-deblur authors", "The fdikp-deblur authors",
                                   "2026");
@@ -179,8 +177,8 @@ progress_cb (GeglNode *node, gdouble fraction, ProgressPart *part)
 
 /* Runs the operation into the drawable's shadow buffer over the selection's
  * bounding box, which is what the network sees as its image: GIMP's own
- * filters (the op's "Live Preview" entry among them) crop their input the
- * same way, so both entries give the same pixels. GIMP applies the
+ * filters (the op applied as a GimpDrawableFilter among them) crop their
+ * input the same way, so both routes give the same pixels. GIMP applies the
  * selection mask itself when the shadow is merged. Returns FALSE with the
  * operation's message when the run failed; the drawable is never touched
  * here. */

@@ -109,8 +109,9 @@ for name, model in (("missing", "/nonexistent/folder/model.pt"),
     case("error-" + name, "rgba", "u8", model)
     results["cases"]["error-" + name]["model"] = model
 
-# The same settings through the op's own filter (the "Live Preview" entry's
-# route, in GIMP's core): the two entries must give the same pixels.
+# The same settings through the op applied as a GIMP drawable filter (what a
+# script gets with Gimp.DrawableFilter, in GIMP's core): both routes must give
+# the same pixels.
 image, layer, fmt = make_image("rgba", "u8", 7)
 status, message = run_procedure(PROC, image, [layer], model=os.path.join(FIXTURES, "sharpen.pt"),
                                 stages=2, **{"tile-size": 16, "tile-overlap": 4})
