@@ -219,9 +219,40 @@ class PAC(nn.Module):
         return 1.0 + (self.max_dilation - 1.0) * torch.sigmoid(
             self.dilation(z))
 
-    def forward(self, z: Tensor, kernels: Tensor) -> Tensor:
-        """z: B x 3 x h x w, kernels: B x N x K x K -> B x 3(N+1) x h x w."""
+    def filter_batch(self, z: Tensor, grid: Tensor,
+                     kernels: Tensor) -> Tensor:
+        """The N kernels applied at every tap: B x 3 x N x hw, from z (B x 3
+        x h x w), grid (B x K^2 x h x w x 2) and kernels (B x N x K x K)."""
         batch, channels, height, width = z.shape
+        taps = grid.shape[1]
+        samples = F.grid_sample(
+            z, grid.view(batch, taps * height, width, 2), mode="bilinear",
+            padding_mode="border", align_corners=False)
+        samples = samples.view(batch, channels, taps, height * width)
+        return torch.matmul(kernels.reshape(batch, 1, -1, taps), samples)
+
+    def filter_one(self, z: Tensor, grid: Tensor, kernels: Tensor) -> Tensor:
+        """filter_batch for one image (the engine's tiles), the same
+        numbers faster: PyTorch's CPU grid_sample spreads only its batch
+        over threads, so each tap is a batch item, sampling the same image
+        (expanded, not copied), and the N kernels apply as one K^2-deep
+        product over all taps."""
+        _, channels, height, width = z.shape
+        taps = grid.shape[1]
+        samples = F.grid_sample(
+            z.expand(taps, channels, height, width),
+            grid.view(taps, height, width, 2), mode="bilinear",
+            padding_mode="border", align_corners=False)
+        filtered = torch.matmul(
+            kernels.reshape(-1, taps),
+            samples.reshape(taps, channels * height * width))
+        return filtered.view(-1, channels, height * width).transpose(
+            0, 1).unsqueeze(0)
+
+    def tap_grid(self, z: Tensor) -> Tensor:
+        """Where every tap samples z, in grid_sample's coordinates:
+        B x K^2 x h x w x (x, y)."""
+        batch, _, height, width = z.shape
         taps = self.kernel_size * self.kernel_size
         dilation = self.dilation_map(z)
         ys = torch.arange(height, dtype=z.dtype, device=z.device)
@@ -234,13 +265,16 @@ class PAC(nn.Module):
         # Normalised coordinates for align_corners=False (pixel centres),
         # which stay defined for a side of length 1.
         size = torch.tensor([width, height], dtype=z.dtype, device=z.device)
-        grid = (2.0 * where + 1.0) / size - 1.0
-        samples = F.grid_sample(
-            z, grid.view(batch, taps * height, width, 2), mode="bilinear",
-            padding_mode="border", align_corners=False)
-        samples = samples.view(batch, channels, taps, height * width)
-        flat_kernels = kernels.reshape(batch, 1, -1, taps)
-        filtered = torch.matmul(flat_kernels, samples)
+        return (2.0 * where + 1.0) / size - 1.0
+
+    def forward(self, z: Tensor, kernels: Tensor) -> Tensor:
+        """z: B x 3 x h x w, kernels: B x N x K x K -> B x 3(N+1) x h x w."""
+        batch, channels, height, width = z.shape
+        grid = self.tap_grid(z)
+        if batch == 1:
+            filtered = self.filter_one(z, grid, kernels)
+        else:
+            filtered = self.filter_batch(z, grid, kernels)
         identity = z.reshape(batch, channels, 1, height * width)
         out = torch.cat([identity, filtered], dim=2)
         return out.view(batch, -1, height, width)

@@ -296,6 +296,27 @@ class PACTest(unittest.TestCase):
         torch.testing.assert_close(out[0, :, 1:, 4:-4, 4:-4], expected,
                                    atol=1e-5, rtol=0)
 
+    def test_one_image_path_gives_the_batch_paths_numbers(self):
+        # One image takes its own path (its taps as grid_sample's batch): bit
+        # for bit the batched path's numbers, eager and scripted, also for
+        # channels-last input (the engine's).
+        torch.manual_seed(0)
+        pac = self.pac_with_dilation(1.7)
+        with torch.no_grad():
+            pac.dilation.weight.normal_(0, 0.3)
+        scripted = torch.jit.script(pac)
+        kernels = torch.randn(1, 5, 5, 5)
+        for z in (torch.rand(1, 3, 13, 17), torch.rand(1, 3, 40, 32).contiguous(
+                memory_format=torch.channels_last)):
+            with torch.no_grad():
+                grid = pac.tap_grid(z)
+                expected = pac.filter_batch(z, grid, kernels)
+                for net in (pac, scripted):
+                    self.assertTrue(torch.equal(
+                        net.filter_one(z, grid, kernels), expected))
+                    out = net(z, kernels).view(1, 3, 6, -1)
+                    self.assertTrue(torch.equal(out[:, :, 1:], expected))
+
     def test_dilation_starts_near_one(self):
         torch.manual_seed(0)
         d = PAC().dilation_map(torch.rand(1, 3, 16, 16))
