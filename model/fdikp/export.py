@@ -31,13 +31,14 @@ import tempfile
 from typing import Dict, Optional, Union
 
 import torch
-from torch import Tensor, nn
 
 from . import __version__
 from .contract import (METADATA_FORMAT, METADATA_FORMAT_VERSION,
                        METADATA_KEYS, check_metadata)
+from .deblur_model import DeblurModel
 from .deeprftv2 import DeepRFTv2
-from .network import MAX_STAGES, TRAINED_STAGES, crop, pad_to_multiple, size_multiple
+from .map_export import load_head, map_metadata, script_with_map
+from .network import MAX_STAGES, TRAINED_STAGES
 from .registry import (WEIGHTS_FROM, Network, architecture, build_network,
                        default_stages_of, load_network, with_tone_sigma)
 
@@ -73,28 +74,6 @@ with torch.inference_mode():
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) * 1024 / (side * side))
 """
-
-
-class DeblurModel(nn.Module):
-    """The exported model: pad -> network (finest output) -> crop -> clamp.
-    """
-
-    def __init__(self, net: Network):
-        super().__init__()
-        self.net = net
-        # The multiple for one stage; each further stage (FDIKP) doubles it.
-        self.base_multiple = net.size_multiple(1)
-
-    def forward(self, image: Tensor, stages: int) -> Tensor:
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError("expected an N x 3 x H x W image")
-        if stages < 1 or stages > self.net.max_stages:
-            raise ValueError("stages must be 1.." + str(self.net.max_stages)
-                             + ", got " + str(stages))
-        padded, height, width = pad_to_multiple(
-            image, size_multiple(stages, self.base_multiple))
-        restored = self.net.stage_outputs(padded, stages)[-1]
-        return crop(restored, height, width).clamp(0.0, 1.0)
 
 
 def script_for_inference(net: Network) -> torch.jit.ScriptModule:
@@ -172,7 +151,6 @@ def export(net: Network, out: str, default_stages: Optional[int] = None,
     if defocus_head is None:
         model = script_for_inference(net)
     else:
-        from .map_export import load_head, map_metadata, script_with_map
         head, head_training = load_head(defocus_head)
         model = script_with_map(net, head)
         extra = map_metadata(head_training)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .defocus_head import DefocusHead
-from .export import DeblurModel
+from .deblur_model import DeblurModel
 from .network import crop, pad_to_multiple
 from .registry import Network
 
