@@ -22,7 +22,7 @@ cv_common=(--phase2-steps 0 --milestones "" --amp bf16
            --val-count 32 --val-crop 256 --real-count 8 --real-crop 512
            --real-pairs dpdd1024-dev --compact-state yes)
 # shellcheck disable=SC2034  # read by the scripts that source this file
-cv_recipes="ft-mix50 ft-cal ft-s3 ft-c384 ft-c384x2"
+cv_recipes="ft-mix50 ft-cal ft-s3 ft-c384 ft-c384x2 ft-c512"
 
 cv_recipe() {  # $1: recipe name, $2: the training state to start from
   local name=$1 shipped=$2 network=fdikp-s rest
@@ -51,6 +51,10 @@ cv_recipe() {  # $1: recipe name, $2: the training state to start from
     # after warm-up, so its first 250 steps are ft-c384's): on the
     # held-out crops ft-c384's gain was still rising at step 250.
     ft-c384x2) rest=(--batch 2 --crop 384 --real-share 0.5 --steps 500) ;;
+    # More context still: ft-c384 on 512^2 crops (1.8x its pixels a
+    # step), for the most blurred pairs, whose blur discs a 384-px crop
+    # still holds few of.
+    ft-c512) rest=(--batch 2 --crop 512 --real-share 0.5 --steps 250) ;;
     *) return 2 ;;
   esac
   # All of them: from the shipped weights (EMA), at twice the shipped run's

@@ -44,10 +44,14 @@ class CrossValidationRecipesTest(unittest.TestCase):
                 self.assertIn("steps", given)
 
     def test_the_shipped_recipe(self):
-        # The fifth shipped file: ft-c384 on every fold (data/MODEL_CARD.md).
-        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        # The sixth shipped file: ft-c384x2 on every fold (data/MODEL_CARD.md);
+        # the fifth was ft-c384, its first 250 steps.
+        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384x2", SHIPPED))
         self.assertEqual((config.network, config.loss, config.seed), ("fdikp-s", "psnr", 11))
-        self.assertEqual((config.batch, config.crop, config.steps), (2, 384, 250))
+        self.assertEqual((config.batch, config.crop, config.steps), (2, 384, 500))
+        _, fifth, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        self.assertEqual({k: v for k, v in vars(fifth).items() if k != "steps"},
+                         {k: v for k, v in vars(config).items() if k != "steps"})
         self.assertEqual((config.lr, config.warmup, config.ema_decay), (1e-4, 20, 0.99))
         self.assertEqual((config.real_share, config.tone_sigma), (0.5, 32.0))
         self.assertEqual((config.init_weights, config.amp), ("ema", "bf16"))
