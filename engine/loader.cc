@@ -19,7 +19,6 @@
 #include <sstream>
 #include <utility>
 
-#include <c10/core/InferenceMode.h>
 #include <torch/csrc/jit/passes/autocast.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
