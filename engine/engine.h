@@ -83,7 +83,8 @@ struct RunInfo {
   int stages = 0;                         // the stages run (the model's own when asked for 0)
   int tile_size = 0;                      // the tile side finally used
   int tile_overlap = 0;
-  int tiles = 0;  // tiles processed
+  int tiles = 0;       // tiles processed
+  int tile_lanes = 1;  // tiles inferred side by side (one thread each on the CPU)
   // Of those, tiles found ready: computed by an earlier run for a region
   // next to this one (streaming::TileMemo), bit-identical.
   int tiles_reused = 0;

@@ -113,6 +113,13 @@ torch::jit::IValue run_forward(const LoadedModel &model, const torch::Tensor &x,
 // planner.cc: the tile the engine chooses for a model on a device within a
 // memory budget (0: the automatic budget for the device).
 int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple);
+// planner.cc: how many tiles of `tile` samples a run infers side by side.
+int tile_lanes(const ModelInfo &info, torch::Device device, std::size_t budget, int tile);
+// lanes.cc: the most lanes this LibTorch can run (its thread count with an
+// OpenMP runtime, else 1), and the lanes themselves for streaming::run_tiled:
+// each tile on a thread of its own, which runs it with one thread.
+int lane_limit();
+streaming::Lanes side_by_side(int lanes);
 
 // plan() with what a run needs beyond it: the loaded model.
 struct Prepared {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 
@@ -58,15 +59,25 @@ std::size_t available_host_memory() {
 
 namespace internal {
 
+namespace {
+
+// The memory a run may use on the device: the options' budget, else a share
+// of what the host has free (CPU) or a fixed amount (CUDA).
+std::size_t memory_budget(torch::Device device, std::size_t budget) {
+  if (budget != 0) return budget;
+  return device.is_cuda() ? kCudaBudget
+                          : std::clamp(available_host_memory() / 4, kCpuBudgetFloor, kCpuBudgetCap);
+}
+
+double bytes_per_pixel(const ModelInfo &info) {
+  return info.memory_bytes_per_pixel > 0 ? info.memory_bytes_per_pixel : kDefaultBytesPerPixel;
+}
+
+}  // namespace
+
 int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budget, int multiple) {
-  if (budget == 0) {
-    budget = device.is_cuda()
-                 ? kCudaBudget
-                 : std::clamp(available_host_memory() / 4, kCpuBudgetFloor, kCpuBudgetCap);
-  }
-  const double bytes_per_pixel =
-      info.memory_bytes_per_pixel > 0 ? info.memory_bytes_per_pixel : kDefaultBytesPerPixel;
-  int side = static_cast<int>(std::sqrt(static_cast<double>(budget) / bytes_per_pixel));
+  budget = memory_budget(device, budget);
+  int side = static_cast<int>(std::sqrt(static_cast<double>(budget) / bytes_per_pixel(info)));
   // On the CPU, bigger is not faster: once a tile's feature maps outgrow the
   // caches, time per pixel jumps (FDIKP on 2 cores: 27 s/MP at 256 px,
   // 32 at 320, 66 at 384, 87 at 512). The model's recommended tile is that
@@ -74,6 +85,21 @@ int automatic_tile(const ModelInfo &info, torch::Device device, std::size_t budg
   if (!device.is_cuda()) side = std::min(side, info.recommended_tile_size);
   return std::clamp(tiling::round_down(side, multiple), tiling::round_up(kMinTile, multiple),
                     tiling::round_down(FDIKP_TILE_SIZE_AUTOMATIC_MAX, multiple));
+}
+
+int tile_lanes(const ModelInfo &info, torch::Device device, std::size_t budget, int tile) {
+  // One tile at a time on a GPU, and on the CPU, one per thread as far as
+  // the memory budget holds them: a small network's tile barely spreads
+  // over threads (half its operators are too small to split well), while
+  // tiles side by side, one thread each, keep every core busy. 1 MP photo,
+  // shipped model, 2 cores: 4.0 s against 4.5 s (docs/performance.md).
+  if (device.is_cuda()) return 1;
+  int lanes = lane_limit();
+  if (const char *env = std::getenv("FDIKP_TILE_LANES"))  // benchmarks: 1 = one by one
+    lanes = std::min(lanes, std::max(1, std::atoi(env)));
+  const double per_tile = bytes_per_pixel(info) * tile * tile;
+  const double fits = static_cast<double>(memory_budget(device, budget)) / per_tile;
+  return std::max(1, std::min(lanes, static_cast<int>(fits)));
 }
 
 Status check_options(const Options &options, const Pixels &pixels) {

@@ -170,6 +170,7 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
       ri.tile_size = tile;
       ri.tile_overlap =
           tiling::effective_overlap(std::max(pixels.width, pixels.height), tile, prepared.overlap);
+      ri.tile_lanes = internal::tile_lanes(model->info, device, options.memory_budget_bytes, tile);
       const LoadedModel &loaded = *model;
       const streaming::Infer infer = [&](const float *input, int width, int height,
                                          std::vector<float> *output) {
@@ -184,7 +185,8 @@ Status run_from(const Options &options, const Plan *start, const Pixels &pixels,
           take_injected_fault()
               ? PassResult{Outcome::DeviceFault, "injected device fault (test)"}
               : streaming::run_tiled(pixels, callbacks, tile, prepared.overlap, multiple, infer,
-                                     &ri.tiles, reuse, &ri.tiles_reused, map ? 1 : 3);
+                                     &ri.tiles, reuse, &ri.tiles_reused, map ? 1 : 3,
+                                     internal::side_by_side(ri.tile_lanes));
       switch (result.outcome) {
         case Outcome::Done: return Status::success();
         case Outcome::Cancelled: return Status::cancellation();

@@ -19,7 +19,8 @@ namespace {
 class TiledPass {
  public:
   TiledPass(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap, int multiple,
-            const Infer &infer, const Reuse &reuse, int *tiles_reused, int channels)
+            const Infer &infer, const Reuse &reuse, int *tiles_reused, int channels,
+            const Lanes &lanes)
       : pixels_(pixels),
         callbacks_(callbacks),
         tile_(tile),
@@ -29,90 +30,142 @@ class TiledPass {
         region_(resolve_region(pixels)),
         reuse_(reuse),
         tiles_reused_(tiles_reused),
-        channels_(channels) {}
+        channels_(channels),
+        lanes_(lanes) {}
 
   PassResult run(int *tiles_done) {
     // The grid is laid over the whole image whatever the region, and only
     // the tiles that weigh on the region run: each pixel of the region sums
     // the same tiles' outputs in the same order as in a whole-image pass.
-    const auto xs = reaching(tiling::layout(pixels_.width, tile_, overlap_, multiple_), region_.x,
-                             region_.x + region_.width);
-    const auto ys = reaching(tiling::layout(pixels_.height, tile_, overlap_, multiple_), region_.y,
-                             region_.y + region_.height);
-    const double total = static_cast<double>(xs.size() * ys.size());
-    const int width = region_.width;
-    const int region_bottom = region_.y + region_.height;
+    xs_ = reaching(tiling::layout(pixels_.width, tile_, overlap_, multiple_), region_.x,
+                   region_.x + region_.width);
+    ys_ = reaching(tiling::layout(pixels_.height, tile_, overlap_, multiple_), region_.y,
+                   region_.y + region_.height);
+    const std::size_t total = xs_.size() * ys_.size();
     *tiles_done = 0;
-    std::vector<float> band;  // rows [band_top, ...) of the region's blended output
-    int band_top = region_.y;
-    for (std::size_t ty = 0; ty < ys.size(); ++ty) {
-      const tiling::Span &sy = ys[ty];
-      const int bottom = std::min(region_bottom, sy.weighted_end());
-      band.resize(static_cast<std::size_t>(bottom - band_top) * width * channels_, 0.0f);
-      for (const tiling::Span &sx : xs) {
-        if (callbacks_.cancelled && callbacks_.cancelled())
-          return {Outcome::Cancelled, "cancelled"};
-        read_tile(sx, sy);
-        output_.clear();
+    band_.clear();
+    band_top_ = region_.y;
+    // Tiles go in row-major order, up to lanes_.count at a time: read, then
+    // inferred side by side, then blended one after the other in that order,
+    // so that the output does not depend on how many ran at once (beyond
+    // the float rounding of the threads each inference had).
+    const std::size_t lanes = static_cast<std::size_t>(std::max(1, lanes_.count));
+    slots_.resize(std::min(lanes, std::max<std::size_t>(total, 1)));
+    for (std::size_t first = 0; first < total; first += slots_.size()) {
+      if (callbacks_.cancelled && callbacks_.cancelled()) return {Outcome::Cancelled, "cancelled"};
+      const std::size_t count = std::min(slots_.size(), total - first);
+      std::vector<int> pending;  // slots to infer (not found in the memo)
+      for (std::size_t k = 0; k < count; ++k) {
+        Slot &slot = slots_[k];
+        slot.sx = xs_[(first + k) % xs_.size()];
+        slot.sy = ys_[(first + k) / xs_.size()];
+        read_tile(slot);
+        slot.output.clear();
         // A tile that weighs on pixels outside the region will be wanted
         // again by the region next to it.
-        const bool beyond =
-            sx.weighted_begin() < region_.x || sx.weighted_end() > region_.x + region_.width ||
-            sy.weighted_begin() < region_.y || sy.weighted_end() > region_.y + region_.height;
-        const bool memo = beyond && reuse_.memo;
-        const std::uint64_t hash = memo ? TileMemo::hash(input_.data(), sx.size, sy.size) : 0;
-        if (memo &&
-            reuse_.memo->find(reuse_.model, hash, sx.size, sy.size, input_.data(), &output_)) {
-          if (tiles_reused_) ++*tiles_reused_;
-        } else {
-          PassResult tile = infer_(input_.data(), sx.size, sy.size, &output_);
-          if (tile.outcome != Outcome::Done) return tile;
-          const std::size_t expected = input_.size() / 3 * channels_;
-          if (output_.size() != expected)
+        const tiling::Span &sx = slot.sx, &sy = slot.sy;
+        slot.memo =
+            reuse_.memo &&
+            (sx.weighted_begin() < region_.x || sx.weighted_end() > region_.x + region_.width ||
+             sy.weighted_begin() < region_.y || sy.weighted_end() > region_.y + region_.height);
+        slot.hash = slot.memo ? TileMemo::hash(slot.input.data(), sx.size, sy.size) : 0;
+        slot.reused = slot.memo && reuse_.memo->find(reuse_.model, slot.hash, sx.size, sy.size,
+                                                     slot.input.data(), &slot.output);
+        if (!slot.reused) pending.push_back(static_cast<int>(k));
+      }
+      const auto infer = [&](int index) {
+        Slot &slot = slots_[pending[index]];
+        slot.result = infer_(slot.input.data(), slot.sx.size, slot.sy.size, &slot.output);
+      };
+      if (pending.size() > 1 && lanes_.run) lanes_.run(static_cast<int>(pending.size()), infer);
+      else
+        for (std::size_t i = 0; i < pending.size(); ++i) infer(static_cast<int>(i));
+      for (std::size_t k = 0; k < count; ++k) {
+        // Cancellation is polled once per tile: for a group's first tile
+        // before the group runs, for the others before they are blended (a
+        // cancel during the group's inference stops at its next tile).
+        if (k > 0 && callbacks_.cancelled && callbacks_.cancelled())
+          return {Outcome::Cancelled, "cancelled"};
+        Slot &slot = slots_[k];
+        if (!slot.reused) {
+          if (slot.result.outcome != Outcome::Done) return slot.result;
+          const std::size_t expected = slot.input.size() / 3 * channels_;
+          if (slot.output.size() != expected)
             return {Outcome::Failed, "internal error: a tile's inference returned " +
-                                         std::to_string(output_.size()) + " values for " +
+                                         std::to_string(slot.output.size()) + " values for " +
                                          std::to_string(expected)};
-          if (memo)
-            reuse_.memo->store(reuse_.model, hash, sx.size, sy.size, input_.data(), output_);
+          if (slot.memo)
+            reuse_.memo->store(reuse_.model, slot.hash, slot.sx.size, slot.sy.size,
+                               slot.input.data(), slot.output);
+        } else if (tiles_reused_) {
+          ++*tiles_reused_;
         }
-        accumulate(sx, sy, band_top, &band);
+        blend(first + k, slot);
         ++*tiles_done;
-        if (callbacks_.progress) callbacks_.progress(*tiles_done / total);
+        if (callbacks_.progress) callbacks_.progress(*tiles_done / static_cast<double>(total));
       }
-      // Rows above the next band's first weighted row are final: hand them
-      // over once and keep only the rows the next band still blends into.
-      const int final_end =
-          ty + 1 < ys.size() ? std::max(band_top, ys[ty + 1].weighted_begin()) : bottom;
-      if (final_end > band_top) {
-        pixels_.write(Rect{region_.x, band_top, width, final_end - band_top}, band.data());
-      }
-      band.erase(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(final_end - band_top) *
-                                                  width * channels_);
-      band_top = final_end;
     }
     return {};
   }
 
  private:
-  // Reads the tile's pixels into input_, reflecting past the borders.
-  void read_tile(const tiling::Span &sx, const tiling::Span &sy) {
+  // One tile on its way through a pass: its place, input, output and how
+  // its inference ended.
+  struct Slot {
+    tiling::Span sx, sy;
+    std::vector<float> input, output;
+    std::vector<int> columns, rows;  // reflected image coordinates of its samples
+    std::vector<float> source;
+    bool memo = false, reused = false;
+    std::uint64_t hash = 0;
+    PassResult result;
+  };
+
+  // Adds tile `index` (row-major) to the band of rows it weighs on; the
+  // first tile of a row of tiles grows the band to that row's bottom, the
+  // last hands over the rows that no later tile weighs on.
+  void blend(std::size_t index, const Slot &slot) {
+    const std::size_t ty = index / xs_.size();
+    const bool row_begins = index % xs_.size() == 0;
+    const bool row_ends = index % xs_.size() + 1 == xs_.size();
+    const int width = region_.width;
+    const int region_bottom = region_.y + region_.height;
+    const int bottom = std::min(region_bottom, slot.sy.weighted_end());
+    if (row_begins)
+      band_.resize(static_cast<std::size_t>(bottom - band_top_) * width * channels_, 0.0f);
+    accumulate(slot);
+    if (!row_ends) return;
+    // Rows above the next band's first weighted row are final: hand them
+    // over once and keep only the rows the next band still blends into.
+    const int final_end =
+        ty + 1 < ys_.size() ? std::max(band_top_, ys_[ty + 1].weighted_begin()) : bottom;
+    if (final_end > band_top_)
+      pixels_.write(Rect{region_.x, band_top_, width, final_end - band_top_}, band_.data());
+    band_.erase(band_.begin(), band_.begin() + static_cast<std::ptrdiff_t>(final_end - band_top_) *
+                                                   width * channels_);
+    band_top_ = final_end;
+  }
+
+  // Reads the slot's tile into its input, reflecting past the borders.
+  void read_tile(Slot &slot) const {
+    const tiling::Span &sx = slot.sx, &sy = slot.sy;
     const int w = pixels_.width, h = pixels_.height;
-    columns_.resize(sx.size);
-    rows_.resize(sy.size);
-    for (int i = 0; i < sx.size; ++i) columns_[i] = tiling::reflect(sx.start + i, w);
-    for (int j = 0; j < sy.size; ++j) rows_[j] = tiling::reflect(sy.start + j, h);
-    const auto [x0, x1] = std::minmax_element(columns_.begin(), columns_.end());
-    const auto [y0, y1] = std::minmax_element(rows_.begin(), rows_.end());
+    slot.columns.resize(sx.size);
+    slot.rows.resize(sy.size);
+    for (int i = 0; i < sx.size; ++i) slot.columns[i] = tiling::reflect(sx.start + i, w);
+    for (int j = 0; j < sy.size; ++j) slot.rows[j] = tiling::reflect(sy.start + j, h);
+    const auto [x0, x1] = std::minmax_element(slot.columns.begin(), slot.columns.end());
+    const auto [y0, y1] = std::minmax_element(slot.rows.begin(), slot.rows.end());
     const Rect source{*x0, *y0, *x1 - *x0 + 1, *y1 - *y0 + 1};
-    source_.resize(static_cast<std::size_t>(source.width) * source.height * 3);
-    pixels_.read(source, source_.data());
-    input_.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
+    slot.source.resize(static_cast<std::size_t>(source.width) * source.height * 3);
+    pixels_.read(source, slot.source.data());
+    slot.input.resize(static_cast<std::size_t>(sx.size) * sy.size * 3);
     for (int j = 0; j < sy.size; ++j) {
       const float *row =
-          source_.data() + static_cast<std::size_t>(rows_[j] - source.y) * source.width * 3;
-      float *dst = input_.data() + static_cast<std::size_t>(j) * sx.size * 3;
+          slot.source.data() + static_cast<std::size_t>(slot.rows[j] - source.y) * source.width * 3;
+      float *dst = slot.input.data() + static_cast<std::size_t>(j) * sx.size * 3;
       for (int i = 0; i < sx.size; ++i) {
-        const float *px = row + static_cast<std::size_t>(columns_[i] - source.x) * 3;
+        const float *px = row + static_cast<std::size_t>(slot.columns[i] - source.x) * 3;
         for (int c = 0; c < 3; ++c) {
           // The model is defined on [0, 1]; NaN (std::clamp keeps it) and
           // out-of-range float pixels would otherwise spread through it.
@@ -132,8 +185,9 @@ class TiledPass {
     return out;
   }
 
-  void accumulate(const tiling::Span &sx, const tiling::Span &sy, int band_top,
-                  std::vector<float> *band) {
+  // Adds the slot's weighted output to the band.
+  void accumulate(const Slot &slot) {
+    const tiling::Span &sx = slot.sx, &sy = slot.sy;
     const int width = region_.width;
     const int xa = std::max(region_.x, sx.weighted_begin());
     const int xb = std::min(region_.x + region_.width, sx.weighted_end());
@@ -144,10 +198,10 @@ class TiledPass {
     const int n = channels_;  // 3 or 1 (run_tiled)
     for (int y = ya; y < yb; ++y) {
       const float wy = tiling::weight(sy, y);
-      const float *src =
-          output_.data() + (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * n;
+      const float *src = slot.output.data() +
+                         (static_cast<std::size_t>(y - sy.start) * sx.size + (xa - sx.start)) * n;
       float *dst =
-          band->data() + (static_cast<std::size_t>(y - band_top) * width + (xa - region_.x)) * n;
+          band_.data() + (static_cast<std::size_t>(y - band_top_) * width + (xa - region_.x)) * n;
       if (n == 3) {
         for (int x = 0; x < xb - xa; ++x) {
           const float w = wy * wx_[x];
@@ -171,8 +225,12 @@ class TiledPass {
   const Reuse reuse_;
   int *const tiles_reused_;
   const int channels_;  // output values per pixel
-  std::vector<float> source_, input_, output_, wx_;
-  std::vector<int> columns_, rows_;  // reflected image coordinates of the tile's samples
+  const Lanes lanes_;
+  std::vector<tiling::Span> xs_, ys_;  // the spans that weigh on the region
+  std::vector<Slot> slots_;
+  std::vector<float> band_;  // rows [band_top_, ...) of the region's blended output
+  int band_top_ = 0;
+  std::vector<float> wx_;
 };
 
 }  // namespace
@@ -199,71 +257,13 @@ Rect input_needed(int width, int height, int tile, const Rect &region) {
 
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
                      int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse,
-                     int *tiles_reused, int channels) {
+                     int *tiles_reused, int channels, const Lanes &lanes) {
   if (tiles_reused) *tiles_reused = 0;
   if (channels != 1 && channels != 3)
     return {Outcome::Failed, "internal error: " + std::to_string(channels) + " output channels"};
-  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer, reuse, tiles_reused, channels)
+  return TiledPass(pixels, callbacks, tile, overlap, multiple, infer, reuse, tiles_reused, channels,
+                   lanes)
       .run(tiles_done);
-}
-
-// FNV-1a over the bytes of the samples.
-std::uint64_t TileMemo::hash(const float *input, int width, int height) {
-  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
-  const unsigned char *bytes = reinterpret_cast<const unsigned char *>(input);
-  std::uint64_t h = 1469598103934665603ull;
-  for (std::size_t i = 0; i < count * sizeof(float); ++i) {
-    h ^= bytes[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-bool TileMemo::find(std::uint64_t model, std::uint64_t hash, int width, int height,
-                    const float *input, std::vector<float> *output) {
-  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-    if (it->model != model || it->hash != hash || it->width != width || it->height != height ||
-        std::memcmp(it->input.data(), input, count * sizeof(float)) != 0)
-      continue;
-    *output = it->output;
-    entries_.splice(entries_.begin(), entries_, it);
-    return true;
-  }
-  return false;
-}
-
-void TileMemo::store(std::uint64_t model, std::uint64_t hash, int width, int height,
-                     const float *input, const std::vector<float> &output) {
-  const std::size_t count = static_cast<std::size_t>(width) * height * 3;
-  const std::size_t size = (count + output.size()) * sizeof(float);
-  if (size > max_bytes_) return;
-  Entry entry;
-  entry.model = model;
-  entry.hash = hash;
-  entry.width = width;
-  entry.height = height;
-  entry.input.assign(input, input + count);
-  entry.output = output;
-  std::lock_guard<std::mutex> lock(mutex_);
-  entries_.push_front(std::move(entry));
-  bytes_ += size;
-  while (bytes_ > max_bytes_) {
-    bytes_ -= (entries_.back().input.size() + entries_.back().output.size()) * sizeof(float);
-    entries_.pop_back();
-  }
-}
-
-void TileMemo::clear() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  entries_.clear();
-  bytes_ = 0;
-}
-
-std::size_t TileMemo::bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return bytes_;
 }
 
 }  // namespace streaming

@@ -77,6 +77,16 @@ struct Reuse {
   std::uint64_t model = 0;
 };
 
+// Tiles inferred side by side. `run` calls job(0) ... job(count - 1), as
+// many at the same time as it can, and returns when all have returned
+// (each job's inference then has fewer threads of its own: the engine runs
+// them on LibTorch's threads, one each). A pass hands up to `count` tiles
+// at a time to it; with count 1 or no `run`, tiles go one after the other.
+struct Lanes {
+  int count = 1;
+  std::function<void(int count, const std::function<void(int)> &job)> run;
+};
+
 // The whole image when `region` is empty, else `region` clipped to the
 // image.
 Rect resolve_region(const Pixels &pixels);
@@ -89,14 +99,17 @@ Rect input_needed(int width, int height, int tile, const Rect &region);
 
 // One pass over `pixels` (its region: see Pixels) with square tiles of
 // `tile` samples (a multiple of `multiple`) sharing `overlap` samples
-// (tiling::layout). Progress after each tile, cancellation polled before
-// each; *tiles_done counts the tiles done (inferred, or found in
+// (tiling::layout). Progress after each tile, cancellation polled once for
+// each, before it; *tiles_done counts the tiles done (inferred, or found in
 // reuse.memo: *tiles_reused counts those when given). `channels` values
 // per pixel come out of each inference and go to pixels.write: 3 (R'G'B')
-// or 1 (a defocus map).
+// or 1 (a defocus map). With `lanes`, up to lanes.count tiles are read,
+// inferred side by side, then blended in the same order as one by one; a
+// group's tiles after its first are polled for cancellation before they
+// are blended.
 PassResult run_tiled(const Pixels &pixels, const Callbacks &callbacks, int tile, int overlap,
                      int multiple, const Infer &infer, int *tiles_done, const Reuse &reuse = {},
-                     int *tiles_reused = nullptr, int channels = 3);
+                     int *tiles_reused = nullptr, int channels = 3, const Lanes &lanes = {});
 
 }  // namespace streaming
 }  // namespace fdikp

@@ -239,10 +239,12 @@ int main(int argc, char **argv) {
                    positional[0].c_str(), of_map ? map_path.c_str() : positional[1].c_str());
       return 1;
     }
-    std::printf("%sdevice=%s precision=%s tile_size=%d tile_overlap=%d tiles=%d seconds=%.3f\n",
-                of_map ? "defocus_map: " : "", fdikp::device_name(info.device),
-                fdikp::precision_name(info.precision), info.tile_size, info.tile_overlap,
-                info.tiles, seconds);
+    std::printf(
+        "%sdevice=%s precision=%s tile_size=%d tile_overlap=%d tiles=%d tile_lanes=%d "
+        "seconds=%.3f\n",
+        of_map ? "defocus_map: " : "", fdikp::device_name(info.device),
+        fdikp::precision_name(info.precision), info.tile_size, info.tile_overlap, info.tiles,
+        info.tile_lanes, seconds);
     if (run == 0) std::printf("graph: %s\n", info.graph.c_str());
     std::fflush(stdout);
   }

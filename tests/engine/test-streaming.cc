@@ -2,11 +2,14 @@
 // inference (no LibTorch, no fixture models): every pixel is written once,
 // the cross-fades sum to one, tiles are padded to the multiple, inputs are
 // cleaned, progress, cancellation and failures behave, and a region run
-// gives exactly the region of a whole-image run.
+// gives exactly the region of a whole-image run, tiles inferred side by
+// side included.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include "../check.h"
@@ -17,6 +20,7 @@ using fdikp::Pixels;
 using fdikp::Rect;
 using fdikp::streaming::Infer;
 using fdikp::streaming::input_needed;
+using fdikp::streaming::Lanes;
 using fdikp::streaming::Outcome;
 using fdikp::streaming::PassResult;
 using fdikp::streaming::Reuse;
@@ -114,6 +118,29 @@ Infer adding(float offset, int *calls = nullptr) {
     output->assign(input, input + std::size_t(width) * height * 3);
     for (float &v : *output) v += offset;
     return PassResult{};
+  };
+}
+
+// Lanes on plain threads, one per job, as the engine runs them on threads
+// of its own; *groups counts the calls that ran more than one tile.
+Lanes on_threads(int count, std::atomic<int> *groups) {
+  Lanes lanes;
+  lanes.count = count;
+  lanes.run = [groups](int jobs, const std::function<void(int)> &job) {
+    if (jobs > 1) ++*groups;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < jobs; ++i) threads.emplace_back(job, i);
+    for (std::thread &thread : threads) thread.join();
+  };
+  return lanes;
+}
+
+// position_dependent, counting its calls from several threads.
+Infer counted(std::atomic<int> *calls) {
+  const Infer infer = position_dependent();
+  return [infer, calls](const float *input, int width, int height, std::vector<float> *output) {
+    ++*calls;
+    return infer(input, width, height, output);
   };
 }
 
@@ -341,6 +368,87 @@ TEST(a_small_region_runs_only_the_tiles_that_reach_it) {
   CHECK(run_tiled(outside.pixels(), {}, 32, 8, 1, adding(0.0f), &tiles).outcome == Outcome::Done);
   CHECK_EQ(tiles, 0);
   CHECK(std::all_of(outside.writes.begin(), outside.writes.end(), [](int n) { return n == 0; }));
+}
+
+TEST(tiles_side_by_side_give_the_one_by_one_result_bit_for_bit) {
+  const int sizes[][2] = {{97, 61}, {130, 131}, {257, 190}};
+  for (const auto &size : sizes) {
+    Image whole(size[0], size[1]);
+    int whole_tiles = 0;
+    CHECK(run_tiled(whole.pixels(), {}, 48, 12, 4, position_dependent(), &whole_tiles).outcome ==
+          Outcome::Done);
+    for (int count : {2, 3, 5}) {
+      Image side(size[0], size[1]);
+      std::atomic<int> calls{0}, groups{0};
+      std::vector<double> seen;
+      Callbacks callbacks;
+      callbacks.progress = [&](double f) { seen.push_back(f); };
+      int tiles = 0;
+      CHECK(run_tiled(side.pixels(), callbacks, 48, 12, 4, counted(&calls), &tiles, {}, nullptr, 3,
+                      on_threads(count, &groups))
+                .outcome == Outcome::Done);
+      CHECK(side.out == whole.out);
+      CHECK(side.each_written_once());
+      CHECK_EQ(tiles, whole_tiles);
+      CHECK_EQ(calls.load(), whole_tiles);
+      CHECK(groups.load() >= (whole_tiles - 1) / count);  // every full group ran side by side
+      CHECK_EQ(int(seen.size()), tiles);
+      CHECK(std::is_sorted(seen.begin(), seen.end()));
+      CHECK_NEAR(seen.back(), 1.0, 1e-12);
+      // Asked for in pieces through a memo: still the same pixels.
+      TileMemo memo(std::size_t(64) << 20);
+      Image pieces(size[0], size[1]);
+      for (int y = 0; y < size[1]; y += 40)
+        for (int x = 0; x < size[0]; x += 50) {
+          pieces.region = Rect{x, y, std::min(50, size[0] - x), std::min(40, size[1] - y)};
+          int done = 0;
+          CHECK(run_tiled(pieces.pixels(), {}, 48, 12, 4, counted(&calls), &done, Reuse{&memo, 3},
+                          nullptr, 3, on_threads(count, &groups))
+                    .outcome == Outcome::Done);
+        }
+      CHECK(pieces.out == whole.out);
+      CHECK(pieces.each_written_once());
+    }
+  }
+}
+
+TEST(tiles_side_by_side_stop_at_cancellation_and_at_a_failing_tile) {
+  std::atomic<int> groups{0};
+  for (int cancel_after : {0, 3}) {
+    Image image(120, 120);  // 16 tiles of 32 px
+    std::atomic<int> calls{0};
+    int done = 0;
+    Callbacks cancelling;
+    cancelling.cancelled = [&] { return calls.load() >= cancel_after; };
+    const PassResult result = run_tiled(image.pixels(), cancelling, 32, 8, 1, counted(&calls),
+                                        &done, {}, nullptr, 3, on_threads(3, &groups));
+    CHECK(result.outcome == Outcome::Cancelled);
+    // Polled once per tile: before the first group, nothing runs; a cancel
+    // while a group of three runs stops before its second tile is blended.
+    CHECK_EQ(calls.load(), cancel_after == 0 ? 0 : 3);
+    CHECK_EQ(done, cancel_after == 0 ? 0 : 1);
+  }
+  for (Outcome outcome : {Outcome::Failed, Outcome::OutOfMemory, Outcome::DeviceFault}) {
+    Image image(120, 120);
+    std::atomic<int> calls{0};
+    const Infer fifth_fails = [&](const float *input, int w, int h, std::vector<float> *output) {
+      // The fifth call is one of the second group of three (which one
+      // depends on the threads).
+      if (++calls == 5) return PassResult{outcome, "tile five"};
+      output->assign(input, input + std::size_t(w) * h * 3);
+      return PassResult{};
+    };
+    int done = 0;
+    const PassResult result = run_tiled(image.pixels(), {}, 32, 8, 1, fifth_fails, &done, {},
+                                        nullptr, 3, on_threads(3, &groups));
+    CHECK(result.outcome == outcome);
+    CHECK_EQ(result.message, "tile five");
+    // The first group is blended, and of the second, the tiles before the
+    // failed one; none after it.
+    CHECK(done >= 3 && done < 6);
+    CHECK_EQ(calls.load(), 6);
+    CHECK(std::all_of(image.writes.begin(), image.writes.end(), [](int n) { return n <= 1; }));
+  }
 }
 
 CHECK_MAIN()
