@@ -37,6 +37,11 @@ shipped=runs/fdikp-s-psnr-step6011.pt
 source ./recipes.sh
 cv_recipe "$recipe_name" "$shipped" || {
   echo "crossval.sh: unknown recipe $recipe_name (known: $cv_recipes)" >&2; exit 2; }
+# A recipe trained with --stages N runs with N stages unless told.
+export_stages=()
+for ((i = 0; i + 1 < ${#recipe[@]}; i++)); do
+  [ "${recipe[i]}" = --stages ] && export_stages=(--stages-default "${recipe[i + 1]}")
+done
 export OMP_WAIT_POLICY=PASSIVE
 machine=(--prefetch 0 --reuse 4 --val-every 125 --log-every 10 --ckpt-minutes 10)
 
@@ -55,7 +60,7 @@ train_fold() {  # $1: fold index or "all"
   done
   local model=runs/cv-$recipe_name-$fold.pt
   python3 -m fdikp.export --weights "$dir/last.pt" --weights-from ema \
-    --tone-sigma 32 --out "$model" >/dev/null
+    --tone-sigma 32 "${export_stages[@]}" --out "$model" >/dev/null
   [ "$fold" = all ] && return 0
   python3 -m fdikp.evaluate --model "$model" --engine "$engine" \
     --pairs "${FDIKP_DATA:-../../shared/data}/dpdd1024-dev" --fold "$fold" \

@@ -56,6 +56,13 @@ class CrossValidationRecipesTest(unittest.TestCase):
         self.assertEqual((config.real_share, config.tone_sigma), (0.5, 32.0))
         self.assertEqual((config.init_weights, config.amp), ("ema", "bf16"))
 
+    def test_the_four_stage_recipe_is_ft_c384_at_four_stages(self):
+        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384s4", SHIPPED))
+        _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        self.assertEqual(config.stages, 4)
+        self.assertEqual({k: v for k, v in vars(base).items() if k != "stages"},
+                         {k: v for k, v in vars(config).items() if k != "stages"})
+
     def test_later_options_win(self):
         options = recipe("cv_recipe", "ft-c384", SHIPPED) + ["--steps", "30"]
         self.assertEqual(parse_config(["--run", "x"] + options)[1].steps, 30)
