@@ -172,7 +172,7 @@ def main():
     parser.add_argument("--sizes", default="0.25,1,4,16", help="megapixels for the engine table")
     parser.add_argument("--long", action="store_true", help="add 50 MP to the engine table")
     parser.add_argument("--compare", default="0.25,1",
-                        help="megapixels for eager / TorchScript / engine comparison")
+                        help="megapixels for eager / TorchScript / engine comparison (0 = skip)")
     parser.add_argument("--fidelity", type=int, default=2,
                         help="DPDD pairs for the tiling-fidelity table (0 = skip)")
     parser.add_argument("--fidelity-tiles", default="256,512")
@@ -275,7 +275,7 @@ def main():
           " C++ engine s | eager / engine | TorchScript / engine | max abs diff |"
           " peak RSS MiB eager / TS / engine |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for mp in [float(s) for s in args.compare.split(",") if s]:
+    for mp in [float(s) for s in args.compare.split(",") if s and float(s) > 0]:
         width, height = SIDES[mp]
         image = photo(width, height, args.data)
         path_in = os.path.join(tmp.name, "cmp.npy")
