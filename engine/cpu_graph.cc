@@ -14,6 +14,7 @@
 #include "cpu_graph.h"
 
 #include <ATen/Context.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/subgraph_matcher.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/subgraph_rewrite.h>
@@ -93,6 +94,21 @@ graph(%x, %w, %b, %s, %p, %d, %g):
   return (%r))IR"},
 };
 
+// Every other convolution goes to oneDNN as a fused call with no post-op
+// too: LibTorch sent them there already (the same output bit for bit, and
+// as fast), and one kind of node is what convolutions_to_bf16 converts.
+const Rewrite kDirectConvolution = {R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g):
+  %y = aten::conv2d(%x, %w, %b, %s, %p, %d, %g)
+  return (%y))IR",
+                                    R"IR(
+graph(%x, %w, %b, %s, %p, %d, %g):
+  %attr : str = prim::Constant[value="none"]()
+  %none : NoneType = prim::Constant()
+  %scalars : Scalar?[] = prim::ListConstruct()
+  %y = mkldnn::_convolution_pointwise(%x, %w, %b, %p, %s, %d, %g, %attr, %scalars, %none)
+  return (%y))IR"};
+
 // A channels-last tensor cannot be view()-ed as if it were contiguous;
 // reshape() is the same where a view exists and copies where none does. Safe
 // only because the graph mutates nothing (checked first).
@@ -122,6 +138,13 @@ bool is_convolution(Node *node) {
   static const c10::Symbol conv = c10::Symbol::fromQualString("aten::conv2d");
   static const c10::Symbol transposed = c10::Symbol::fromQualString("aten::conv_transpose2d");
   return node->kind() == conv || node->kind() == transposed || node->kind() == fused_symbol();
+}
+
+// A fused convolution whose post-op is an activation (not "none").
+bool with_post_op(Node *node) {
+  if (node->kind() != fused_symbol()) return false;
+  const auto attr = torch::jit::toIValue(node->input(7));
+  return !attr || !attr->isString() || attr->toStringRef() != "none";
 }
 
 bool fused_convolution_available() {
@@ -157,13 +180,17 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
     rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
     rewriter.runOnGraph(graph, plain_conv_match);
   }
+  torch::jit::SubgraphRewriter direct;
+  direct.RegisterRewritePattern(kDirectConvolution.pattern, kDirectConvolution.replacement);
+  direct.runOnGraph(graph, plain_conv_match);
   torch::jit::SubgraphRewriter views;
   views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
   views.runOnGraph(graph);
 
   for_each_node(graph->block(), [&](Node *node) {
     if (!is_convolution(node)) return;
-    (node->kind() == fused_symbol() ? report->fused_convolutions : report->plain_convolutions) += 1;
+    if (node->kind() != fused_symbol()) report->aten_convolutions += 1;
+    else (with_post_op(node) ? report->fused_convolutions : report->plain_convolutions) += 1;
     Node *weight = node->input(1)->node();
     if (weight->kind() != c10::prim::Constant || !weight->hasAttribute(c10::attr::value) ||
         weight->kindOf(c10::attr::value) != torch::jit::AttributeKind::t)
@@ -190,8 +217,10 @@ CpuGraph cpu_graph_choice() {
   return CpuGraph::Fused;
 }
 
-std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last) {
+std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last,
+                               bool bf16_convolutions, bool *bf16_done) {
   *channels_last = false;
+  if (bf16_done) *bf16_done = false;
   std::string graph = "plain";
   std::string refused;  // why the fused graph was not used, when it was wanted
   if (choice == CpuGraph::Fused) {
@@ -199,9 +228,18 @@ std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool
     try {
       if (rewrite_for_cpu(module, &report, &refused)) {
         *channels_last = true;
+        std::string bf16;
+        if (bf16_convolutions) {
+          const int converted = convolutions_to_bf16(module.get_method("forward").graph());
+          if (bf16_done) *bf16_done = converted > 0;
+          bf16 = " (" + std::to_string(converted) + " in bfloat16)";
+        }
         return "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
                std::to_string(report.plain_convolutions) +
-               " plain channels-last oneDNN convolutions";
+               " plain channels-last oneDNN convolutions" + bf16 +
+               (report.aten_convolutions
+                    ? ", " + std::to_string(report.aten_convolutions) + " left to LibTorch"
+                    : std::string());
       }
     } catch (const std::exception &e) {
       refused = e.what();

@@ -16,7 +16,8 @@ namespace fdikp {
 
 struct CpuGraphReport {
   int fused_convolutions = 0;  // conv2d + LeakyReLU or ReLU -> one oneDNN call
-  int plain_convolutions = 0;  // conv2d / conv_transpose2d left alone (channels-last too)
+  int plain_convolutions = 0;  // conv2d -> one oneDNN call without a post-op
+  int aten_convolutions = 0;   // left to LibTorch (runtime weights, transposed; channels-last)
 };
 
 // Rewrites module's forward graph in place. The module must be frozen (its
@@ -25,6 +26,11 @@ struct CpuGraphReport {
 // false with *why, leaving the module unchanged. Inputs must then be passed
 // channels-last.
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why);
+
+// In a rewritten graph, every fused convolution with constant weights runs
+// in bfloat16 (cpu_graph_bf16.cc): weights converted, input cast down,
+// output cast back to float32. Returns how many were converted.
+int convolutions_to_bf16(const std::shared_ptr<torch::jit::Graph> &graph);
 
 // Which CPU graph optimisation a load uses: FDIKP_CPU_GRAPH=fused (the
 // default: rewrite_for_cpu), oneDNN (LibTorch's optimize_for_inference) or
@@ -37,7 +43,11 @@ CpuGraph cpu_graph_choice();
 // back to the next simpler graph when a step cannot handle the model (it
 // still runs as it is). Returns how the graph ended, for RunInfo;
 // *channels_last says whether inputs must now be channels-last.
-std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last);
+// With bf16_convolutions, a fused graph's convolutions then run in bfloat16
+// (convolutions_to_bf16), and *bf16_done says whether that happened (not
+// when the fused graph was refused).
+std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last,
+                               bool bf16_convolutions = false, bool *bf16_done = nullptr);
 
 }  // namespace fdikp
 

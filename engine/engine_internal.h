@@ -39,9 +39,11 @@ struct LoadedModel {
   mutable torch::jit::Module module;
   ModelInfo info;
   torch::Device device = torch::kCPU;
-  // The arithmetic the graph was prepared for and runs in (PrecisionScope
-  // around every forward of a Bf16 model).
+  // The arithmetic the graph was prepared for and runs in.
   Precision precision = Precision::Fp32;
+  // A Bf16 model runs under LibTorch's autocast, unless its rewritten CPU
+  // graph does its convolutions in bfloat16 itself (cpu_graph_bf16.cc).
+  bool autocast = false;
   // The graph was rewritten for channels-last inputs (cpu_graph.h).
   bool channels_last = false;
   std::string graph;  // how the graph was optimised for the device, for RunInfo

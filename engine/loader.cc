@@ -139,17 +139,38 @@ Status load_uncached(const std::string &path, torch::Device device, Precision pr
   }
   // Autocast cannot reach inside oneDNN's fused or pre-packed convolutions,
   // and channels-last aten::conv2d in bfloat16 ran over 100x slower here
-  // (LibTorch 2.6, AVX512-BF16): a bfloat16 graph is the plain one.
-  const CpuGraph choice = precision == Precision::Bf16 ? CpuGraph::Plain : cpu_graph_choice();
-  if (device.is_cuda()) model->graph = "as saved (CUDA)";
-  else model->graph = optimize_cpu_graph(model->module, choice, &model->channels_last);
+  // (LibTorch 2.6, AVX512-BF16): a bfloat16 model on the CPU takes the
+  // fused graph with its convolutions converted (cpu_graph_bf16.cc), else
+  // the plain graph under autocast (and on CUDA, the saved one).
+  const bool bf16 = precision == Precision::Bf16;
+  model->autocast = bf16;
+  if (device.is_cuda()) {
+    model->graph = "as saved (CUDA)";
+  } else {
+    bool converted = false;
+    const CpuGraph choice = cpu_graph_choice();
+    const CpuGraph first = bf16 && choice != CpuGraph::Fused ? CpuGraph::Plain : choice;
+    model->graph =
+        optimize_cpu_graph(model->module, first, &model->channels_last, bf16, &converted);
+    if (bf16 && !converted && first != CpuGraph::Plain) {
+      // Not converted (the fused graph refused, or no convolution to
+      // convert): reload and take the plain graph, which autocast reaches.
+      loaded = load_module(path, device, model.get(), &extra);
+      if (!loaded.ok()) return loaded;
+      model->graph = optimize_cpu_graph(model->module, CpuGraph::Plain, &model->channels_last);
+    }
+    if (converted) model->autocast = false;
+  }
   Status contract = internal::check_contract(path, *model);
   if (!contract.ok() && model->channels_last) {
     // The rewritten graph failed where the saved one may not: load the file
     // again and take LibTorch's own optimisation instead.
     loaded = load_module(path, device, model.get(), &extra);
     if (!loaded.ok()) return loaded;
-    model->graph = optimize_cpu_graph(model->module, CpuGraph::OneDnn, &model->channels_last);
+    // (A bfloat16 model: the plain graph under autocast.)
+    model->autocast = bf16;
+    model->graph = optimize_cpu_graph(model->module, bf16 ? CpuGraph::Plain : CpuGraph::OneDnn,
+                                      &model->channels_last);
     model->graph += "; the fused graph failed its test: " + contract.message();
     contract = internal::check_contract(path, *model);
   }
@@ -186,7 +207,8 @@ namespace internal {
 torch::jit::IValue run_forward(const LoadedModel &model, const torch::Tensor &x, int64_t stages) {
   torch::jit::IValue result;
   {
-    const PrecisionScope precision(model.precision, model.device);
+    const PrecisionScope precision(model.autocast ? Precision::Bf16 : Precision::Fp32,
+                                   model.device);
     result = model.module.forward({x, stages});
   }
   // Under autocast a model's last operator may leave bfloat16.
