@@ -27,20 +27,25 @@
 #include "engine_internal.h"
 
 namespace fdikp {
+
+void for_each_node(torch::jit::Block *block, const std::function<void(torch::jit::Node *)> &visit) {
+  for (torch::jit::Node *node : block->nodes()) {
+    visit(node);
+    for (torch::jit::Block *inner : node->blocks()) for_each_node(inner, visit);
+  }
+}
+
+c10::Symbol fused_symbol() {
+  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
+  return fused;
+}
+
 namespace {
 
-using torch::jit::Block;
 using torch::jit::Graph;
 using torch::jit::Match;
 using torch::jit::Node;
 using torch::jit::Value;
-
-void for_each_node(Block *block, const std::function<void(Node *)> &visit) {
-  for (Node *node : block->nodes()) {
-    visit(node);
-    for (Block *inner : node->blocks()) for_each_node(inner, visit);
-  }
-}
 
 // A conv2d whose stride, padding and dilation are int lists (not the
 // padding="same" overload).
@@ -92,22 +97,22 @@ graph(%x, %w, %b, %s, %p, %d, %g):
   %scalars : Scalar?[] = prim::ListConstruct()
   %r = mkldnn::_convolution_pointwise(%x, %w, %b, %p, %s, %d, %g, %attr, %scalars, %none)
   return (%r))IR"},
-};
-
-// Every other convolution goes to oneDNN as a fused call with no post-op
-// too: LibTorch sent them there already (the same output bit for bit, and
-// as fast), and one kind of node is what convolutions_to_bf16 converts.
-const Rewrite kDirectConvolution = {R"IR(
+    // Last, every other convolution goes to oneDNN too, as a fused call with
+    // no post-op: LibTorch sent them there already (the same output bit for
+    // bit, and as fast), and one kind of node is what convolutions_to_bf16
+    // converts.
+    {R"IR(
 graph(%x, %w, %b, %s, %p, %d, %g):
   %y = aten::conv2d(%x, %w, %b, %s, %p, %d, %g)
   return (%y))IR",
-                                    R"IR(
+     R"IR(
 graph(%x, %w, %b, %s, %p, %d, %g):
   %attr : str = prim::Constant[value="none"]()
   %none : NoneType = prim::Constant()
   %scalars : Scalar?[] = prim::ListConstruct()
   %y = mkldnn::_convolution_pointwise(%x, %w, %b, %p, %s, %d, %g, %attr, %scalars, %none)
-  return (%y))IR"};
+  return (%y))IR"},
+};
 
 // A channels-last tensor cannot be view()-ed as if it were contiguous;
 // reshape() is the same where a view exists and copies where none does. Safe
@@ -126,11 +131,6 @@ bool mutates_tensors(Node *node) {
   if (node->kind().ns() != c10::Symbol::fromQualString("namespaces::aten")) return false;
   const std::string name = node->kind().toUnqualString();
   return name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_';
-}
-
-c10::Symbol fused_symbol() {
-  static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
-  return fused;
 }
 
 // Every convolution in the graph; input 1 is its weight.
@@ -180,9 +180,6 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
     rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
     rewriter.runOnGraph(graph, plain_conv_match);
   }
-  torch::jit::SubgraphRewriter direct;
-  direct.RegisterRewritePattern(kDirectConvolution.pattern, kDirectConvolution.replacement);
-  direct.runOnGraph(graph, plain_conv_match);
   torch::jit::SubgraphRewriter views;
   views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
   views.runOnGraph(graph);

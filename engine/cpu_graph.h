@@ -8,11 +8,17 @@
 #ifndef FDIKP_CPU_GRAPH_H
 #define FDIKP_CPU_GRAPH_H
 
+#include <functional>
 #include <string>
 
 #include <torch/script.h>
 
 namespace fdikp {
+
+// Visits every node of block and of the blocks inside its nodes (loops).
+void for_each_node(torch::jit::Block *block, const std::function<void(torch::jit::Node *)> &visit);
+// mkldnn::_convolution_pointwise, the fused convolution the rewrite emits.
+c10::Symbol fused_symbol();
 
 struct CpuGraphReport {
   int fused_convolutions = 0;  // conv2d + LeakyReLU or ReLU -> one oneDNN call

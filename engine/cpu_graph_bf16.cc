@@ -25,11 +25,6 @@ using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
 
-const c10::Symbol &fused_convolution() {
-  static const c10::Symbol symbol = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
-  return symbol;
-}
-
 const c10::Symbol &to_symbol() {
   static const c10::Symbol symbol = c10::Symbol::fromQualString("aten::to");
   return symbol;
@@ -63,22 +58,16 @@ Value *exact_round_trip(Node *down) {
   if (!up_type || !up_type->isInt() || up_type->toInt() != static_cast<int64_t>(at::kFloat))
     return nullptr;
   Node *source = up->input(0)->node();
-  return source->kind() == fused_convolution() ? up->input(0) : nullptr;
+  return source->kind() == fused_symbol() ? up->input(0) : nullptr;
 }
 
 }  // namespace
 
 int convolutions_to_bf16(const std::shared_ptr<Graph> &graph) {
   std::vector<Node *> convolutions;  // in every block (the stages are a loop)
-  std::vector<torch::jit::Block *> blocks{graph->block()};
-  while (!blocks.empty()) {
-    torch::jit::Block *block = blocks.back();
-    blocks.pop_back();
-    for (Node *node : block->nodes()) {
-      if (node->kind() == fused_convolution()) convolutions.push_back(node);
-      for (torch::jit::Block *inner : node->blocks()) blocks.push_back(inner);
-    }
-  }
+  for_each_node(graph->block(), [&](Node *node) {
+    if (node->kind() == fused_symbol()) convolutions.push_back(node);
+  });
   std::vector<Node *> downs;
   int converted = 0;
   for (Node *node : convolutions) {
