@@ -20,11 +20,9 @@
 #include <torch/csrc/jit/passes/subgraph_rewrite.h>
 #include <torch/csrc/jit/runtime/operator.h>
 
-#include <cstdlib>
 #include <functional>
 #include <unordered_map>
 
-#include "engine_internal.h"
 
 namespace fdikp {
 
@@ -38,6 +36,16 @@ void for_each_node(torch::jit::Block *block, const std::function<void(torch::jit
 c10::Symbol fused_symbol() {
   static const c10::Symbol fused = c10::Symbol::fromQualString("mkldnn::_convolution_pointwise");
   return fused;
+}
+
+c10::Symbol fused_transposed_symbol() {
+  static const c10::Symbol fused =
+      c10::Symbol::fromQualString("mkldnn::_convolution_transpose_pointwise");
+  return fused;
+}
+
+bool is_fused_convolution(torch::jit::Node *node) {
+  return node->kind() == fused_symbol() || node->kind() == fused_transposed_symbol();
 }
 
 namespace {
@@ -114,6 +122,35 @@ graph(%x, %w, %b, %s, %p, %d, %g):
   return (%y))IR"},
 };
 
+// Transposed convolutions (the decoder's upsampling) the same way, with
+// LeakyReLU fused or no post-op: the same output bit for bit in float32,
+// and a node convolutions_to_bf16 converts.
+const Rewrite kTransposedRewrites[] = {
+    {R"IR(
+graph(%x, %w, %b, %s, %p, %op, %g, %d, %slope):
+  %y = aten::conv_transpose2d(%x, %w, %b, %s, %p, %op, %g, %d)
+  %r = aten::leaky_relu(%y, %slope)
+  return (%r))IR",
+     R"IR(
+graph(%x, %w, %b, %s, %p, %op, %g, %d, %slope):
+  %attr : str = prim::Constant[value="leaky_relu"]()
+  %none : NoneType = prim::Constant()
+  %scalars : Scalar?[] = prim::ListConstruct(%slope)
+  %r = mkldnn::_convolution_transpose_pointwise(%x, %w, %b, %p, %op, %s, %d, %g, %attr, %scalars, %none)
+  return (%r))IR"},
+    {R"IR(
+graph(%x, %w, %b, %s, %p, %op, %g, %d):
+  %y = aten::conv_transpose2d(%x, %w, %b, %s, %p, %op, %g, %d)
+  return (%y))IR",
+     R"IR(
+graph(%x, %w, %b, %s, %p, %op, %g, %d):
+  %attr : str = prim::Constant[value="none"]()
+  %none : NoneType = prim::Constant()
+  %scalars : Scalar?[] = prim::ListConstruct()
+  %y = mkldnn::_convolution_transpose_pointwise(%x, %w, %b, %p, %op, %s, %d, %g, %attr, %scalars, %none)
+  return (%y))IR"},
+};
+
 // A channels-last tensor cannot be view()-ed as if it were contiguous;
 // reshape() is the same where a view exists and copies where none does. Safe
 // only because the graph mutates nothing (checked first).
@@ -137,25 +174,26 @@ bool mutates_tensors(Node *node) {
 bool is_convolution(Node *node) {
   static const c10::Symbol conv = c10::Symbol::fromQualString("aten::conv2d");
   static const c10::Symbol transposed = c10::Symbol::fromQualString("aten::conv_transpose2d");
-  return node->kind() == conv || node->kind() == transposed || node->kind() == fused_symbol();
+  return node->kind() == conv || node->kind() == transposed || is_fused_convolution(node);
 }
 
 // A fused convolution whose post-op is an activation (not "none").
 bool with_post_op(Node *node) {
-  if (node->kind() != fused_symbol()) return false;
-  const auto attr = torch::jit::toIValue(node->input(7));
+  if (!is_fused_convolution(node)) return false;
+  // The transposed call has output_padding before stride: one input more.
+  const auto attr = torch::jit::toIValue(node->input(node->kind() == fused_symbol() ? 7 : 8));
   return !attr || !attr->isString() || attr->toStringRef() != "none";
 }
 
-bool fused_convolution_available() {
-  return at::hasMKLDNN() && !torch::jit::getAllOperatorsFor(fused_symbol()).empty();
+bool available(c10::Symbol symbol) {
+  return at::hasMKLDNN() && !torch::jit::getAllOperatorsFor(symbol).empty();
 }
 
 }  // namespace
 
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why) {
   *report = CpuGraphReport{};
-  if (!fused_convolution_available()) {
+  if (!available(fused_symbol())) {
     *why = "this LibTorch has no oneDNN fused convolution";
     return false;
   }
@@ -180,13 +218,20 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
     rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
     rewriter.runOnGraph(graph, plain_conv_match);
   }
+  if (available(fused_transposed_symbol())) {
+    for (const Rewrite &rewrite : kTransposedRewrites) {
+      torch::jit::SubgraphRewriter rewriter;
+      rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
+      rewriter.runOnGraph(graph, plain_conv_match);
+    }
+  }
   torch::jit::SubgraphRewriter views;
   views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
   views.runOnGraph(graph);
 
   for_each_node(graph->block(), [&](Node *node) {
     if (!is_convolution(node)) return;
-    if (node->kind() != fused_symbol()) report->aten_convolutions += 1;
+    if (!is_fused_convolution(node)) report->aten_convolutions += 1;
     else (with_post_op(node) ? report->fused_convolutions : report->plain_convolutions) += 1;
     Node *weight = node->input(1)->node();
     if (weight->kind() != c10::prim::Constant || !weight->hasAttribute(c10::attr::value) ||
@@ -204,61 +249,6 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
   });
   torch::jit::EliminateDeadCode(graph);
   return true;
-}
-
-CpuGraph cpu_graph_choice() {
-  const char *env = std::getenv("FDIKP_CPU_GRAPH");
-  const std::string choice = env ? env : "";
-  if (choice == "oneDNN" || choice == "onednn") return CpuGraph::OneDnn;
-  if (choice == "plain") return CpuGraph::Plain;
-  return CpuGraph::Fused;
-}
-
-std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool *channels_last,
-                               bool bf16_convolutions, bool *bf16_done) {
-  *channels_last = false;
-  if (bf16_done) *bf16_done = false;
-  std::string graph = "plain";
-  std::string refused;  // why the fused graph was not used, when it was wanted
-  if (choice == CpuGraph::Fused) {
-    CpuGraphReport report;
-    try {
-      if (rewrite_for_cpu(module, &report, &refused)) {
-        *channels_last = true;
-        std::string bf16;
-        if (bf16_convolutions) {
-          const int converted = convolutions_to_bf16(module.get_method("forward").graph());
-          if (bf16_done) *bf16_done = converted > 0;
-          bf16 = " (" + std::to_string(converted) + " in bfloat16)";
-        }
-        return "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
-               std::to_string(report.plain_convolutions) +
-               " plain channels-last oneDNN convolutions" + bf16 +
-               (report.aten_convolutions
-                    ? ", " + std::to_string(report.aten_convolutions) + " left to LibTorch"
-                    : std::string());
-      }
-    } catch (const std::exception &e) {
-      refused = e.what();
-    }
-  }
-  if (choice != CpuGraph::Plain) {
-    // Folds what freezing left and pre-packs convolution weights for oneDNN
-    // in its blocked layout: measured 1.3-1.7x faster than the plain graph
-    // for FDIKP at tiles up to 320 px.
-    try {
-      // It freezes a module that is not frozen yet keeping forward alone: a
-      // defocus map (engine_internal.h) is kept by freezing it first.
-      if (module.type()->hasAttribute("training") &&
-          module.find_method(internal::kDefocusMapMethod))
-        module = torch::jit::freeze(module, std::vector<std::string>{internal::kDefocusMapMethod});
-      module = torch::jit::optimize_for_inference(module);
-      graph = "oneDNN (optimize_for_inference)";
-    } catch (const std::exception &) {
-    }
-  }
-  if (!refused.empty()) graph += "; the fused graph was not used: " + internal::summarize(refused);
-  return graph;
 }
 
 }  // namespace fdikp

@@ -17,13 +17,16 @@ namespace fdikp {
 
 // Visits every node of block and of the blocks inside its nodes (loops).
 void for_each_node(torch::jit::Block *block, const std::function<void(torch::jit::Node *)> &visit);
-// mkldnn::_convolution_pointwise, the fused convolution the rewrite emits.
+// mkldnn::_convolution_pointwise and mkldnn::_convolution_transpose_pointwise,
+// the fused convolutions the rewrite emits.
 c10::Symbol fused_symbol();
+c10::Symbol fused_transposed_symbol();
+bool is_fused_convolution(torch::jit::Node *node);
 
 struct CpuGraphReport {
-  int fused_convolutions = 0;  // conv2d + LeakyReLU or ReLU -> one oneDNN call
-  int plain_convolutions = 0;  // conv2d -> one oneDNN call without a post-op
-  int aten_convolutions = 0;   // left to LibTorch (runtime weights, transposed; channels-last)
+  int fused_convolutions = 0;  // conv2d (transposed too) + LeakyReLU or ReLU -> one oneDNN call
+  int plain_convolutions = 0;  // conv2d (transposed too) -> one oneDNN call without a post-op
+  int aten_convolutions = 0;   // left to LibTorch (runtime weights; channels-last)
 };
 
 // Rewrites module's forward graph in place. The module must be frozen (its

@@ -58,7 +58,7 @@ Value *exact_round_trip(Node *down) {
   if (!up_type || !up_type->isInt() || up_type->toInt() != static_cast<int64_t>(at::kFloat))
     return nullptr;
   Node *source = up->input(0)->node();
-  return source->kind() == fused_symbol() ? up->input(0) : nullptr;
+  return is_fused_convolution(source) ? up->input(0) : nullptr;
 }
 
 }  // namespace
@@ -66,7 +66,7 @@ Value *exact_round_trip(Node *down) {
 int convolutions_to_bf16(const std::shared_ptr<Graph> &graph) {
   std::vector<Node *> convolutions;  // in every block (the stages are a loop)
   for_each_node(graph->block(), [&](Node *node) {
-    if (node->kind() == fused_symbol()) convolutions.push_back(node);
+    if (is_fused_convolution(node)) convolutions.push_back(node);
   });
   std::vector<Node *> downs;
   int converted = 0;

@@ -221,14 +221,25 @@ def groups(args):
     return {"tile": args.tile, "seconds": dict(totals), "total_s": total}
 
 
-def self_times(trace):
+def self_times(trace, shapes=False):
     """{operator name: self microseconds} from a Chrome trace's complete
-    events: each event's duration less its children's on the same thread."""
+    events: each event's duration less its children's on the same thread.
+    With shapes, the key is the name and the input shapes the trace
+    recorded ("Input Dims"), so one convolution is told from another."""
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
     by_thread = defaultdict(list)
     for e in events:
         if e.get("ph") == "X" and "dur" in e:
-            by_thread[e.get("tid")].append((float(e["ts"]), float(e["dur"]), e["name"]))
+            name = e["name"]
+            if name.startswith("PyTorch Profiler"):
+                continue  # Kineto's span around the whole recording
+            if shapes:
+                info = e.get("args", {})
+                dims = [d if t in ("float", "") else [t] + d
+                        for d, t in zip(info.get("Input Dims", []), info.get("Input type", []))
+                        if d]
+                name += " " + json.dumps(dims, separators=(",", ":")).replace('"', "")
+            by_thread[e.get("tid")].append((float(e["ts"]), float(e["dur"]), name))
     totals = defaultdict(float)
     for spans in by_thread.values():
         spans.sort(key=lambda span: (span[0], -span[1]))
@@ -251,7 +262,8 @@ def engine_groups(args):
         # (-1) and precision (auto).
         _, runs, _, _ = engine(args, image, 0, -1, repeat=2, precision="auto", trace=trace)
         with open(trace) as f:
-            totals = self_times(json.load(f))
+            events = json.load(f)
+    totals = self_times(events, shapes=args.shapes)
     seconds = defaultdict(float)
     for op, us in totals.items():
         seconds[group_of(op)] += us / 1e6
@@ -262,7 +274,8 @@ def engine_groups(args):
     for group, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
         print("  %-12s %7.3f s  %5.1f %%" % (group, s, 100 * s / total))
     top = sorted(totals.items(), key=lambda kv: -kv[1])[:args.top]
-    print("  operators taking the most (self time):")
+    print("  operators taking the most (self time%s):"
+          % (", by input shapes" if args.shapes else ""))
     for op, us in top:
         share = 100 * us / 1e6 / total
         print("    %-44s %7.3f s  %5.1f %%  (%s)" % (op, us / 1e6, share, group_of(op)))
@@ -309,6 +322,8 @@ def main():
     parser.add_argument("--engine-groups", action="store_true")
     parser.add_argument("--top", type=int, default=15,
                         help="--engine-groups lists this many operators")
+    parser.add_argument("--shapes", action="store_true",
+                        help="with --engine-groups: list operators by their input shapes")
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--tile", type=int, default=320)

@@ -87,6 +87,11 @@ class EngineRunProfile(unittest.TestCase):
                          if not any(g != f and g[0] <= f[0] and f[1] <= g[1] for g in forwards)]
             self.assertEqual(len(outermost), tiles)
             self.assertTrue(any(e["name"].startswith("aten::") for e in spans))
+            # Each operator with its input shapes, so that one convolution
+            # can be told from another (tests/bench/profile.py --shapes).
+            dims = [d for e in spans if e["name"].startswith("aten::")
+                    for d in e.get("args", {}).get("Input Dims", [])]
+            self.assertTrue(any(len(d) == 4 and d[:2] == [1, 3] for d in dims), dims[:20])
 
     def test_a_trace_that_cannot_be_written_fails_the_run(self):
         with tempfile.TemporaryDirectory() as tmp:
