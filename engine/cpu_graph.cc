@@ -23,7 +23,6 @@
 #include <functional>
 #include <unordered_map>
 
-
 namespace fdikp {
 
 void for_each_node(torch::jit::Block *block, const std::function<void(torch::jit::Node *)> &visit) {

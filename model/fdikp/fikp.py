@@ -257,15 +257,18 @@ class PAC(nn.Module):
         dilation = self.dilation_map(z)
         ys = torch.arange(height, dtype=z.dtype, device=z.device)
         xs = torch.arange(width, dtype=z.dtype, device=z.device)
-        # Pixel coordinates of every tap: B x K^2 x h x w x (x, y).
+        # Normalised coordinates for align_corners=False (pixel centres),
+        # which stay defined for a side of length 1: pixel (x, y) + tap
+        # offset o * D sits at (2 (x, y) + 1) / size - 1 + (2 o / size) D.
+        size = torch.tensor([width, height], dtype=z.dtype, device=z.device)
         base = torch.stack([xs.view(1, width).expand(height, width),
                             ys.view(height, 1).expand(height, width)], dim=2)
-        offsets = self.tap_offsets.view(taps, 1, 1, 2)
-        where = base + offsets * dilation.view(batch, 1, height, width, 1)
-        # Normalised coordinates for align_corners=False (pixel centres),
-        # which stay defined for a side of length 1.
-        size = torch.tensor([width, height], dtype=z.dtype, device=z.device)
-        return (2.0 * where + 1.0) / size - 1.0
+        base = (2.0 * base + 1.0) / size - 1.0
+        steps = (2.0 * self.tap_offsets / size).view(taps, 1, 1, 2)
+        # One pass over the K^2 x h x w x 2 grid (it is the size of 50
+        # image channels): base + steps * D.
+        return torch.addcmul(base, steps,
+                             dilation.view(batch, 1, height, width, 1))
 
     def forward(self, z: Tensor, kernels: Tensor) -> Tensor:
         """z: B x 3 x h x w, kernels: B x N x K x K -> B x 3(N+1) x h x w."""

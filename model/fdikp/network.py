@@ -266,12 +266,15 @@ class FDIKP(nn.Module):
         former = current if first else self.fikp(prev)
         features = torch.cat([current, former], dim=1)
         coefficients, state = self.dsrm(x, state)
-        current, previous = coefficients.chunk(2, dim=1)
-        # Channels of a FIKP output are colour-major (c * (N+1) + n), so
-        # repeating the N+1 coefficients once per colour lines them up.
-        weights = torch.cat([current.repeat(1, 3, 1, 1),
-                             previous.repeat(1, 3, 1, 1)], dim=1)
-        y = self.out_conv(features * weights)
+        # Channels of a FIKP output are colour-major (c * (N+1) + n) and C
+        # holds N+1 coefficients per half, so split the channels as (half,
+        # colour, n) and let the coefficients broadcast over the colours:
+        # C' without copying C three times.
+        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
+        per_half = coefficients.shape[1] // 2
+        weighted = (features.view(batch, 2, 3, per_half, height, width)
+                    * coefficients.view(batch, 2, 1, per_half, height, width))
+        y = self.out_conv(weighted.reshape(batch, 6 * per_half, height, width))
         if self.residual:
             y = y + x
         return y, state

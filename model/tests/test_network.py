@@ -52,6 +52,24 @@ class NetworkTest(unittest.TestCase):
         fikp = sum(p.numel() for p in self.net.fikp.parameters())
         self.assertLess(abs(fikp - 104e3), 5e3, "FIKP ~104k (spec)")
 
+    def test_each_feature_is_weighted_by_its_kernels_coefficient(self):
+        # Eq. 2: y = x + Conv1x1(cat[FIKP(x), FIKP(prev)] * C'), C' each
+        # half of C repeated once per colour; the stage broadcasts C over
+        # the colours instead of copying it, with the same numbers.
+        torch.manual_seed(1)
+        net = FDIKP("fdikp-s").eval()
+        net.out_conv.reset_parameters()
+        x, prev = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
+        state = net.dsrm.initial_state(x)
+        with torch.no_grad():
+            y, _ = net.stage(x, prev, state)
+            features = torch.cat([net.fikp(x), net.fikp(prev)], dim=1)
+            current, previous = net.dsrm(x, state)[0].chunk(2, dim=1)
+            weights = torch.cat([current.repeat(1, 3, 1, 1),
+                                 previous.repeat(1, 3, 1, 1)], dim=1)
+            expected = x + net.out_conv(features * weights)
+        self.assertTrue(torch.equal(y, expected))
+
     def test_every_convolution_is_exact_on_this_platform(self):
         """Forward and input gradient of each convolution against float64,
         which does not go through oneDNN (see layers.BlockAlignedConv2d),
@@ -316,6 +334,23 @@ class PACTest(unittest.TestCase):
                         net.filter_one(z, grid, kernels), expected))
                     out = net(z, kernels).view(1, 3, 6, -1)
                     self.assertTrue(torch.equal(out[:, :, 1:], expected))
+
+    def test_the_grid_is_each_pixel_plus_its_tap_offset_times_the_dilation(self):
+        # tap_grid computes (2 p + 1) / size - 1 once and adds the scaled
+        # offsets in one pass; the same grid as normalising p + o D.
+        torch.manual_seed(0)
+        pac = self.pac_with_dilation(1.7)
+        with torch.no_grad():
+            pac.dilation.weight.normal_(0, 0.3)
+            z = torch.rand(2, 3, 13, 17)
+            grid = pac.tap_grid(z)
+            dilation = pac.dilation_map(z)
+        ys, xs = torch.meshgrid(torch.arange(13.0), torch.arange(17.0), indexing="ij")
+        pixel = torch.stack([xs, ys], dim=2)
+        where = pixel + pac.tap_offsets.view(25, 1, 1, 2) * dilation.view(2, 1, 13, 17, 1)
+        expected = (2.0 * where + 1.0) / torch.tensor([17.0, 13.0]) - 1.0
+        self.assertEqual(grid.shape, (2, 25, 13, 17, 2))
+        torch.testing.assert_close(grid, expected, atol=1e-6, rtol=0)
 
     def test_dilation_starts_near_one(self):
         torch.manual_seed(0)
