@@ -38,8 +38,11 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
 
 // In a rewritten graph, every fused convolution with constant weights runs
 // in bfloat16 (cpu_graph_bf16.cc): weights converted, input cast down,
-// output cast back to float32. Returns how many were converted.
-int convolutions_to_bf16(const std::shared_ptr<torch::jit::Graph> &graph);
+// output cast back to float32, and the cheap operators between them whose
+// inputs are all such maps (residual adds, activations, pooling,
+// concatenation) on the bfloat16 maps; *operators says how many of those.
+// Returns how many convolutions were converted.
+int convolutions_to_bf16(const std::shared_ptr<torch::jit::Graph> &graph, int *operators = nullptr);
 
 // Which CPU graph optimisation a load uses: FDIKP_CPU_GRAPH=fused (the
 // default: rewrite_for_cpu), oneDNN (LibTorch's optimize_for_inference) or

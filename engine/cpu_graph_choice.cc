@@ -37,9 +37,12 @@ std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool
         *channels_last = true;
         std::string bf16;
         if (bf16_convolutions) {
-          const int converted = convolutions_to_bf16(module.get_method("forward").graph());
+          int operators = 0;
+          const int converted =
+              convolutions_to_bf16(module.get_method("forward").graph(), &operators);
           if (bf16_done) *bf16_done = converted > 0;
-          bf16 = " (" + std::to_string(converted) + " in bfloat16)";
+          bf16 = " (" + std::to_string(converted) + " in bfloat16, with " +
+                 std::to_string(operators) + " operators between them)";
         }
         return "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
                std::to_string(report.plain_convolutions) +

@@ -9,6 +9,7 @@
 #define FDIKP_ENGINE_H
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -174,6 +175,9 @@ namespace testing {
 // fault would, on whatever device they run (the CPU-only machines the
 // tests run on have no CUDA to fail).
 void inject_device_faults(int passes);
+// How many times this process has loaded (read, rewritten and tested) a
+// model graph: the cache's misses.
+std::uint64_t graphs_loaded();
 }  // namespace testing
 
 // While one lives, LibTorch records every operator the engine runs, on

@@ -255,6 +255,10 @@ Status inspect_model(const std::string &path, Device device, ModelInfo *info) {
   return status;
 }
 
+namespace testing {
+std::uint64_t graphs_loaded() { return models_loaded.load(); }
+}  // namespace testing
+
 void clear_model_cache() {
   internal::clear_tile_memo();
   std::lock_guard<std::mutex> lock(cache_mutex);

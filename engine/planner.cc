@@ -13,7 +13,9 @@
 #include <fstream>
 #include <mutex>
 
+#include "catalog.h"
 #include "engine_internal.h"
+#include "metadata.h"
 #include "tiling.h"
 
 namespace fdikp {
@@ -125,20 +127,36 @@ Status check_options(const Options &options, const Pixels &pixels) {
   return Status::success();
 }
 
+// The precision a run on `device` will take, from the metadata read out of
+// the archive without LibTorch (catalog.h), so that a bfloat16 run loads,
+// rewrites and tests one graph, not a float32 one first (about half a
+// second of a process's first photo). Float32 when the archive cannot be
+// read that way: the load then says why, and the loaded metadata decides.
+Precision precision_from_archive(const Options &options, torch::Device device) {
+  std::string json, why;
+  ModelInfo info;
+  if (!read_archive_metadata_file(options.model_path, &json, &why) ||
+      (!json.empty() && !read_model_metadata(json, &info, &why)))
+    return Precision::Fp32;
+  return resolve_precision(options, device, info, nullptr);
+}
+
 Status prepare(const Options &options, Prepared *out, std::vector<std::string> *warnings) {
   Status status = resolve_device(options.device, &out->device);
   if (!status.ok()) return status;
-  status = load_model(options.model_path, out->device, Precision::Fp32, &out->model);
+  Precision guess = precision_from_archive(options, out->device);
+  status = load_model(options.model_path, out->device, guess, &out->model);
   if (!status.ok() && out->device.is_cuda()) {
     if (warnings) warnings->push_back(status.message() + "; running on the CPU instead");
     out->device = torch::kCPU;
-    status = load_model(options.model_path, out->device, Precision::Fp32, &out->model);
+    guess = precision_from_archive(options, out->device);
+    status = load_model(options.model_path, out->device, guess, &out->model);
   }
   if (!status.ok()) return status;
-  // The float32 load told the metadata; a bfloat16 run has a graph of its
-  // own (cached beside the float32 one).
+  // The loaded metadata decides (and warns); a bfloat16 graph is cached
+  // beside the float32 one, so a wrong guess costs a second load only.
   out->precision = resolve_precision(options, out->device, out->model->info, warnings);
-  if (out->precision == Precision::Bf16) {
+  if (out->precision != guess) {
     status = load_model(options.model_path, out->device, out->precision, &out->model);
     if (!status.ok()) return status;
   }

@@ -535,12 +535,37 @@ TEST(bf16_on_a_frozen_network_runs_its_fused_convolutions_in_bfloat16) {
   CHECK(run_image(o, in, &bf16, w, h, 3, &info).ok());
   CHECK(info.precision == fdikp::Precision::Bf16);
   CHECK_CONTAINS(info.graph, "in bfloat16");
+  // The residual adds, activations and concatenations between them run on
+  // the bfloat16 maps too (no cast up and down again).
+  CHECK_CONTAINS(info.graph, "operators between them");
+  CHECK(info.graph.find("with 0 operators") == std::string::npos);
   // On a 1 MP dev photo the two differ by at most about 0.7 levels of 255
   // (p99.9 0.26): here, moved, and by less than 3 levels.
   const double diff = max_difference(fp32, bf16, w, h, 3);
   std::printf("shipped model, bf16 against fp32: max |difference| %.4f\n", diff);
   CHECK(diff > 0);
   CHECK(diff < 3.0 / 255);
+}
+
+TEST(a_bf16_run_loads_only_its_own_graph) {
+  // The precision comes from the metadata in the archive, so an automatic
+  // bfloat16 run loads, rewrites and tests the bfloat16 graph alone, not a
+  // float32 one first.
+  const char *shipped = std::getenv("FDIKP_SHIPPED_MODEL");
+  fdikp::Options o;
+  o.model_path = shipped ? shipped : "../data/fdikp-default.pt";
+  o.device = fdikp::Device::Cpu;
+  o.precision = fdikp::Precision::Auto;
+  setenv("FDIKP_CPU_BF16", "yes", 1);
+  fdikp::clear_model_cache();
+  const std::uint64_t before = fdikp::testing::graphs_loaded();
+  const int w = 48, h = 32;
+  std::vector<float> out;
+  fdikp::RunInfo info;
+  CHECK(run_image(o, test_image(w, h, 3), &out, w, h, 3, &info).ok());
+  unsetenv("FDIKP_CPU_BF16");
+  CHECK(info.precision == fdikp::Precision::Bf16);
+  CHECK_EQ(fdikp::testing::graphs_loaded() - before, 1u);
 }
 
 TEST(auto_precision_takes_bf16_only_where_checked_and_the_cpu_has_it) {
