@@ -3,7 +3,7 @@
 
     python3 tests/bench/profile.py [--model data/fdikp-default.pt]
         [--engine-run build/engine/tools/fdikp-engine-run] [--threads 2]
-        [--seams] [--groups] [--engine-groups] [--faults] [--photos N] [--tile 320]
+        [--seams] [--groups] [--engine-groups [--shapes]] [--faults] [--photos N] [--tile 320]
         [--overlaps 0,16,32,64,96,128] [--precisions fp32,bf16] [--json OUT]
 
 --seams   For N dev photos (1024 x 1024 DPDD blurry shots), the engine's
@@ -33,7 +33,10 @@
           dev photo through fdikp-engine-run with its automatic tiles,
           twice in one process, the second run recorded by LibTorch's
           profiler (--profile): self time by operator group, summed
-          over threads, and the operators that take the most.
+          over threads, and the operators that take the most; with
+          --shapes, each operator by its input shapes and types (the
+          trace records them), so that one convolution is told from
+          another and a cast from a layout change.
 --faults  The engine on one photo, twice in one process, in each of
           --precisions (default fp32,bf16): seconds, s/MP, minor page
           faults (getrusage of the child) and peak memory, and bf16's
