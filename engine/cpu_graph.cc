@@ -184,6 +184,15 @@ bool with_post_op(Node *node) {
   return !attr || !attr->isString() || attr->toStringRef() != "none";
 }
 
+// One pattern rewritten wherever it matches (and `filter` accepts).
+void apply(const Rewrite &rewrite, std::shared_ptr<Graph> &graph,
+           const torch::jit::MatchFilter &filter = nullptr) {
+  torch::jit::SubgraphRewriter rewriter;
+  rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
+  if (filter) rewriter.runOnGraph(graph, filter);
+  else rewriter.runOnGraph(graph);
+}
+
 bool available(c10::Symbol symbol) {
   return at::hasMKLDNN() && !torch::jit::getAllOperatorsFor(symbol).empty();
 }
@@ -212,21 +221,10 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
     return false;
   }
 
-  for (const Rewrite &rewrite : kRewrites) {
-    torch::jit::SubgraphRewriter rewriter;
-    rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
-    rewriter.runOnGraph(graph, plain_conv_match);
-  }
-  if (available(fused_transposed_symbol())) {
-    for (const Rewrite &rewrite : kTransposedRewrites) {
-      torch::jit::SubgraphRewriter rewriter;
-      rewriter.RegisterRewritePattern(rewrite.pattern, rewrite.replacement);
-      rewriter.runOnGraph(graph, plain_conv_match);
-    }
-  }
-  torch::jit::SubgraphRewriter views;
-  views.RegisterRewritePattern(kViewToReshape.pattern, kViewToReshape.replacement);
-  views.runOnGraph(graph);
+  for (const Rewrite &rewrite : kRewrites) apply(rewrite, graph, plain_conv_match);
+  if (available(fused_transposed_symbol()))
+    for (const Rewrite &rewrite : kTransposedRewrites) apply(rewrite, graph, plain_conv_match);
+  apply(kViewToReshape, graph);
 
   for_each_node(graph->block(), [&](Node *node) {
     if (!is_convolution(node)) return;
