@@ -3,7 +3,8 @@
 
     python3 tests/bench/profile.py [--model data/fdikp-default.pt]
         [--engine-run build/engine/tools/fdikp-engine-run] [--threads 2]
-        [--seams] [--groups] [--engine-groups [--shapes]] [--faults] [--photos N] [--tile 320]
+        [--seams] [--groups] [--engine-groups [--shapes]] [--floor [--region 1024]
+        [--photo-mp 24]] [--faults] [--photos N] [--tile 320]
         [--overlaps 0,16,32,64,96,128] [--precisions fp32,bf16] [--json OUT]
 
 --seams   For N dev photos (1024 x 1024 DPDD blurry shots), the engine's
@@ -37,6 +38,17 @@
           --shapes, each operator by its input shapes and types (the
           trace records them), so that one convolution is told from
           another and a cast from a layout change.
+--floor  What the network's arithmetic alone costs, against what the
+          engine takes: its FLOPs per computed pixel (convolutions and
+          matrix products, torch.utils.flop_counter, on the model file
+          at the engine's tile), the pixels the engine computes for a
+          --region x --region region (its tiles), untiled, and in the
+          middle of a --photo-mp photo (the preview benchmark's case), the
+          matrix-product peak of these cores (a large bfloat16 and
+          float32 product at --threads), and one dev photo through the
+          engine, recorded: its convolutions' time and rate, and the
+          rest. The floor of a region is its FLOPs at that peak: no
+          engine of this network computes it faster on these cores.
 --faults  The engine on one photo, twice in one process, in each of
           --precisions (default fp32,bf16): seconds, s/MP, minor page
           faults (getrusage of the child) and peak memory, and bf16's
@@ -53,6 +65,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -289,6 +302,112 @@ def engine_groups(args):
             "operators_s": {op: us / 1e6 for op, us in top}}
 
 
+def matmul_peak(threads, dtype, side=2048, runs=5):
+    """GFLOP/s of a side x side matrix product in `dtype` at `threads`."""
+    import torch
+    torch.set_num_threads(threads)
+    a, b = torch.rand(side, side).to(dtype), torch.rand(side, side).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * side ** 3 / best / 1e9
+
+
+def flops_per_pixel(args, tile):
+    """(all, convolutions') FLOPs per pixel of one tile x tile tile
+    through the model file at its default stages (the engine's)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    done = subprocess.run([args.engine_run, "--model", args.model, "--inspect"],
+                          capture_output=True, text=True, check=True)
+    stages = int(done.stdout.split("default_stages=")[1].split()[0])
+    net = torch.jit.load(args.model).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.rand(1, 3, tile, tile), stages)
+    counts = counter.get_flop_counts()["Global"]
+    conv = sum(v for op, v in counts.items() if "convolution" in str(op))
+    return counter.get_total_flops() / float(tile * tile), conv / float(tile * tile)
+
+
+def computed_pixels(side, tile, overlap, multiple):
+    """Pixels the engine computes for a side x side image (its tiles)."""
+    _, sizes = axis_tiles(side, tile, overlap, multiple)
+    return sum(sizes) ** 2
+
+
+def region_pixels(length, start, side, tile, overlap, multiple):
+    """Pixels along one axis of the tiles that a region [start, start +
+    side) of an image `length` long touches: the engine computes each tile
+    whose core it overlaps, on the whole image's grid (so that a preview
+    shows the pixels of the real run)."""
+    inner, sizes = axis_tiles(length, tile, overlap, multiple)
+    edges = [0] + inner + [length]
+    return sum(size for a, b, size in zip(edges, edges[1:], sizes)
+               if a < start + side and b > start)
+
+
+def floor(args):
+    name, image = photos(1)[0]
+    one = argparse.Namespace(**dict(vars(args), threads=1))
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = os.path.join(tmp, "trace.json")
+        # One thread, so that the convolutions' recorded time is the CPU
+        # time they take (the profiler's threads would overlap otherwise).
+        _, runs, _, _ = engine(one, image, 0, -1, repeat=2, precision="auto", trace=trace)
+        with open(trace) as f:
+            totals = self_times(json.load(f))
+    tile, precision = int(runs[-1]["tile_size"]), runs[-1]["precision"]
+    overlap = int(runs[-1]["tile_overlap"])
+    per_pixel, conv_per_pixel = flops_per_pixel(args, tile)
+    conv_s = sum(us for op, us in totals.items() if group_of(op) == "convolution") / 1e6
+    all_s = sum(totals.values()) / 1e6
+    dtype = "bfloat16" if precision == "bf16" else "float32"
+    peak = {threads: matmul_peak(threads, getattr(__import__("torch"), dtype))
+            for threads in sorted({1, args.threads})}
+    photo_conv = conv_per_pixel * computed_pixels(image.shape[0], tile, overlap, args.multiple)
+    tiled = per_pixel * computed_pixels(args.region, tile, overlap, args.multiple)
+    untiled = per_pixel * args.region * args.region
+    # The preview benchmark's region: the middle of a 3:2 photo.
+    width = int(round((args.photo_mp * 1e6 * 1.5) ** 0.5))
+    height = int(round(width / 1.5))
+    on_grid = per_pixel * (
+        region_pixels(width, (width - args.region) // 2, args.region, tile, overlap,
+                      args.multiple)
+        * region_pixels(height, (height - args.region) // 2, args.region, tile, overlap,
+                        args.multiple))
+    result = {
+        "photo": name, "tile": tile, "overlap": overlap, "precision": precision,
+        "gflop_per_mp": per_pixel / 1e3, "matmul_peak_gflops": peak,
+        "one_thread_recorded_s": all_s, "one_thread_conv_s": conv_s,
+        "conv_gflops_one_thread": photo_conv / conv_s / 1e9,
+        "region": args.region, "threads": args.threads,
+        "region_gflop_tiled": tiled / 1e9, "region_gflop_untiled": untiled / 1e9,
+        "region_floor_s_tiled": tiled / peak[args.threads] / 1e9,
+        "region_floor_s_untiled": untiled / peak[args.threads] / 1e9,
+        "preview_photo": [width, height], "region_in_photo_gflop": on_grid / 1e9,
+        "region_in_photo_floor_s": on_grid / peak[args.threads] / 1e9,
+    }
+    print("network: %.0f GFLOP per megapixel computed (%d-px tiles), %s"
+          % (result["gflop_per_mp"], tile, precision))
+    print("these cores: %s matrix product %s GFLOP/s" % (dtype, ", ".join(
+        "%.0f at %d thread%s" % (v, k, "s" if k > 1 else "") for k, v in peak.items())))
+    print("engine on %s, 1 thread, recorded: %.2f s, the convolutions %.2f s (%.0f %%) "
+          "at %.0f GFLOP/s" % (name, all_s, conv_s, 100 * conv_s / all_s,
+                               result["conv_gflops_one_thread"]))
+    print("a %d x %d region: %.0f GFLOP in its tiles (%.0f untiled); at the matrix-product "
+          "peak of %d threads that alone is %.2f s (%.2f s untiled)"
+          % (args.region, args.region, result["region_gflop_tiled"],
+             result["region_gflop_untiled"], args.threads, result["region_floor_s_tiled"],
+             result["region_floor_s_untiled"]))
+    print("the same region in the middle of a %d x %d photo (its tiles on the photo's grid): "
+          "%.0f GFLOP, at least %.2f s" % (width, height, result["region_in_photo_gflop"],
+                                           result["region_in_photo_floor_s"]))
+    return result
+
+
 def faults(args):
     name, image = photos(1)[0]
     megapixels = image.shape[0] * image.shape[1] / 1e6
@@ -328,6 +447,11 @@ def main():
     parser.add_argument("--shapes", action="store_true",
                         help="with --engine-groups: list operators by their input shapes")
     parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--region", type=int, default=1024,
+                        help="--floor: the side of the square region it prices")
+    parser.add_argument("--photo-mp", type=float, default=24.0,
+                        help="--floor: and the same region in a photo this large")
     parser.add_argument("--photos", type=int, default=2)
     parser.add_argument("--tile", type=int, default=320)
     parser.add_argument("--multiple", type=int, default=16,
@@ -340,7 +464,7 @@ def main():
     args = parser.parse_args()
     args.overlaps = [int(v) for v in args.overlaps.split(",")]
     args.precisions = args.precisions.split(",")
-    if not (args.seams or args.groups or args.engine_groups or args.faults):
+    if not (args.seams or args.groups or args.engine_groups or args.faults or args.floor):
         args.seams = args.groups = args.engine_groups = args.faults = True
     if not os.path.isdir(PAIRS):
         print("profile: no dev pairs at %s (set FDIKP_DATA)" % PAIRS, file=sys.stderr)
@@ -350,6 +474,8 @@ def main():
         result["groups"] = groups(args)
     if args.engine_groups:
         result["engine_groups"] = engine_groups(args)
+    if args.floor:
+        result["floor"] = floor(args)
     if args.faults:
         result["faults"] = faults(args)
     if args.seams:
