@@ -8,7 +8,12 @@
  * exactly the pixels the filter will produce there. The run happens in a
  * worker thread, on a copy of the drawable read once in the main thread, and
  * is cancelled (the op's cancel flag, polled before each tile) and started
- * again when something changes meanwhile. A progress bar follows its tiles;
+ * again when something changes meanwhile. The view is computed in bands of
+ * rows, top to bottom, each shown as soon as it is done (the rows below
+ * still the drawable's own), so a large view shows its first deblurred
+ * rows after one row of tiles instead of all of them; the engine keeps the
+ * tiles that reach past a band for the next one (its tile memo), so the
+ * bands cost what one region costs. A progress bar follows its tiles;
  * "Show original" shows the drawable as it is.
  *
  * Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later. */
@@ -24,6 +29,9 @@
 #include "preview.h"
 
 typedef struct _Job Job;
+
+/* Rows a band of the view: a band shows once its tiles are done. */
+#define BAND_ROWS 128
 
 struct _DeblurPreview
 {
@@ -58,13 +66,27 @@ struct _Job
   GThread       *thread;
   GeglNode      *graph;
   DeblurGraph    nodes;
-  GeglRectangle  rect;   /* the preview's view, drawable coordinates */
-  guchar        *pixels; /* rect in preview->format */
-  gchar         *error;  /* the op's message when it failed */
+  GeglRectangle  rect;       /* the preview's view, drawable coordinates */
+  guchar        *pixels;     /* rect in preview->format, written band by band */
+  GMutex         lock;       /* held while a band is copied into or pixels drawn */
+  gint           bands;      /* bands finished (atomic: written by the worker) */
+  gint           shown;      /* bands drawn so far (the main loop's) */
+  gint64         first_band; /* when the first band was finished, or 0 */
+  gchar         *error;      /* the op's message when it failed */
   gint64         started;
 };
 
 static void start_job (DeblurPreview *preview);
+
+static void
+job_free (Job *job)
+{
+  g_object_unref (job->graph);
+  g_mutex_clear (&job->lock);
+  g_free (job->pixels);
+  g_free (job->error);
+  g_free (job);
+}
 
 static void
 view_rect (DeblurPreview *preview, GeglRectangle *rect)
@@ -124,17 +146,28 @@ draw_pixels (DeblurPreview *preview, const GeglRectangle *rect, const guchar *pi
   g_free (packed);
 }
 
+/* The finished result of the view, or the bands of the run under way for
+ * this very view as far as they are done, or else the drawable itself. */
 static void
 draw (DeblurPreview *preview)
 {
   GeglRectangle rect;
   gboolean      show_original;
+  Job          *job = preview->job;
 
   view_rect (preview, &rect);
   show_original = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (preview->original));
   if (! show_original && preview->result && gegl_rectangle_equal (&rect, &preview->result_rect))
     {
       draw_pixels (preview, &rect, preview->result);
+    }
+  else if (! show_original && job && g_atomic_int_get (&job->bands) > 0
+           && ! g_atomic_int_get (&preview->cancel) && gegl_rectangle_equal (&rect, &job->rect))
+    {
+      job->shown = g_atomic_int_get (&job->bands);
+      g_mutex_lock (&job->lock);
+      draw_pixels (preview, &rect, job->pixels);
+      g_mutex_unlock (&job->lock);
     }
   else
     {
@@ -158,7 +191,11 @@ static gboolean
 show_progress (gpointer data)
 {
   DeblurPreview *preview = data;
+  Job           *job     = preview->job;
 
+  /* A band more is done: show it. */
+  if (job && g_atomic_int_get (&job->bands) != job->shown && ! g_atomic_int_get (&preview->cancel))
+    draw (preview);
   gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (preview->progress),
                                  g_atomic_int_get (&preview->permille) / 1000.0);
   return G_SOURCE_CONTINUE;
@@ -175,9 +212,12 @@ log_preview (DeblurPreview *preview, Job *job, gint64 now)
     return;
   fprintf (log,
            "{\"preview\": %d, \"x\": %d, \"y\": %d, \"width\": %d, \"height\": %d, "
-           "\"seconds\": %.3f, \"since_dialog_seconds\": %.3f, \"error\": %s}\n",
+           "\"seconds\": %.3f, \"since_dialog_seconds\": %.3f, \"bands\": %d, "
+           "\"first_band_seconds\": %.3f, \"error\": %s}\n",
            preview->finished, job->rect.x, job->rect.y, job->rect.width, job->rect.height,
            (now - job->started) / 1e6, (now - preview->opened) / 1e6,
+           g_atomic_int_get (&job->bands),
+           job->first_band ? (job->first_band - job->started) / 1e6 : -1.0,
            job->error ? "true" : "false");
   fclose (log);
 }
@@ -230,6 +270,7 @@ job_done (gpointer data)
         {
           gtk_progress_bar_set_fraction (GTK_PROGRESS_BAR (preview->progress), 0.0);
           gtk_progress_bar_set_text (GTK_PROGRESS_BAR (preview->progress), job->error);
+          draw (preview); /* not the bands done before the failure */
         }
       else
         {
@@ -252,10 +293,7 @@ job_done (gpointer data)
         snapshot (preview);
     }
 
-  g_object_unref (job->graph);
-  g_free (job->pixels);
-  g_free (job->error);
-  g_free (job);
+  job_free (job);
 
   if (preview->pending)
     start_job (preview);
@@ -273,16 +311,41 @@ job_run (gpointer data)
   /* Outside the selection's bounding box the filter changes nothing. */
   if (gegl_rectangle_intersect (&inside, &job->rect, &preview->area))
     {
-      const gchar *failure;
-      gint         stride = job->rect.width * preview->bpp;
-      guchar      *corner = job->pixels + (gsize) (inside.y - job->rect.y) * stride
-                       + (gsize) (inside.x - job->rect.x) * preview->bpp;
+      gint    stride    = job->rect.width * preview->bpp;
+      gint    row_bytes = inside.width * preview->bpp;
+      guchar *rows      = g_malloc ((gsize) row_bytes * MIN (BAND_ROWS, inside.height));
+      gint    y;
 
-      gegl_node_blit (job->nodes.output, 1.0, &inside, preview->format, corner, stride,
-                      GEGL_BLIT_DEFAULT);
-      failure = deblur_graph_failure (&job->nodes);
-      if (failure)
-        job->error = g_strdup (failure);
+      for (y = inside.y; y < inside.y + inside.height; y += BAND_ROWS)
+        {
+          GeglRectangle band = { inside.x, y, inside.width,
+                                 MIN (BAND_ROWS, inside.y + inside.height - y) };
+          const gchar  *failure;
+          gint          row;
+
+          if (g_atomic_int_get (&preview->cancel))
+            break;
+          gegl_node_blit (job->nodes.output, 1.0, &band, preview->format, rows, row_bytes,
+                          GEGL_BLIT_DEFAULT);
+          failure = deblur_graph_failure (&job->nodes);
+          if (failure)
+            {
+              job->error = g_strdup (failure);
+              break;
+            }
+          if (g_atomic_int_get (&preview->cancel))
+            break; /* the band may be unfinished */
+          g_mutex_lock (&job->lock);
+          for (row = 0; row < band.height; row++)
+            memcpy (job->pixels + (gsize) (band.y - job->rect.y + row) * stride
+                        + (gsize) (band.x - job->rect.x) * preview->bpp,
+                    rows + (gsize) row * row_bytes, row_bytes);
+          g_mutex_unlock (&job->lock);
+          if (! job->first_band)
+            job->first_band = g_get_monotonic_time ();
+          g_atomic_int_inc (&job->bands);
+        }
+      g_free (rows);
     }
   g_idle_add (job_done, job);
   return NULL;
@@ -301,6 +364,7 @@ start_job (DeblurPreview *preview)
 
   job          = g_new0 (Job, 1);
   job->preview = preview;
+  g_mutex_init (&job->lock);
   job->started = g_get_monotonic_time ();
   view_rect (preview, &job->rect);
 
@@ -333,16 +397,14 @@ start_job (DeblurPreview *preview)
 static void
 update (DeblurPreview *preview)
 {
-  draw (preview); /* the original (or the last result) until the new one is ready */
   if (preview->job)
     {
       g_atomic_int_set (&preview->cancel, 1);
       preview->pending = TRUE;
     }
-  else
-    {
-      start_job (preview);
-    }
+  draw (preview); /* the original (or the last result) until the new one is ready */
+  if (! preview->job)
+    start_job (preview);
 }
 
 static void
@@ -418,10 +480,7 @@ deblur_preview_free (DeblurPreview *preview)
       g_atomic_int_set (&preview->cancel, 1);
       g_thread_join (job->thread);
       g_idle_remove_by_data (job);
-      g_object_unref (job->graph);
-      g_free (job->pixels);
-      g_free (job->error);
-      g_free (job);
+      job_free (job);
       preview->job = NULL;
     }
   if (preview->ticker)

@@ -3,7 +3,8 @@ preview area shows it (the plug-in's FDIKP_DEBLUR_PREVIEW_SNAPSHOT hook,
 preview_session.py): on noise with sharpen.pt, with a rectangle selected
 and without, the view the preview log names shows the pixels the
 non-interactive run produces there (inside the selection the filter's,
-around it the photo's). With a selection, libgimp 3.0.4's drawable preview
+around it the photo's), put together from the bands of rows it computes
+one after the other. With a selection, libgimp 3.0.4's drawable preview
 reads the buffer from a wrong offset unless the plug-in packs it
 (preview.c, draw_pixels): the content came out shifted right."""
 
@@ -50,6 +51,10 @@ class PreviewArea(SessionTest):
         preview = info["preview"]
         self.assertIsNotNone(preview, "no preview was logged")
         self.assertFalse(preview["error"])
+        # The view is computed in bands of rows, each shown when done; the
+        # pixels compared below are the bands put together.
+        self.assertGreaterEqual(preview["bands"], 1)
+        self.assertLessEqual(preview["first_band_seconds"], preview["seconds"])
         x, y, w, h = (preview[k] for k in ("x", "y", "width", "height"))
         with Image.open(os.path.join(self.tmp.name, name + ".png")) as im:
             shown = np.asarray(im.convert("RGB")).astype(int)
@@ -76,7 +81,10 @@ class PreviewArea(SessionTest):
         self.assertGreater(preview["width"], sw)
 
     def test_without_selection(self):
-        self.check("whole")
+        preview = self.check("whole")
+        # The whole view is the filter's part: 128 rows a band.
+        self.assertEqual(preview["bands"], -(-preview["height"] // 128))
+        self.assertGreater(preview["bands"], 1)
 
 
 if __name__ == "__main__":

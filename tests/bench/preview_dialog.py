@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""What the plug-in's dialog preview costs, in one process as the dialog
+runs it: the photo already in memory (a GeglBuffer), a graph built for each
+preview (buffer -> the op), the view computed in bands of --band rows, top
+to bottom, each shown as soon as it is done (plugin/fdikp-deblur/preview.c).
+
+    ./debian13 run python3 tests/bench/preview_dialog.py [--model FILE.pt]
+        [--photo-mp 24] [--region 1024] [--band 128] [--json out.json]
+
+In one process, on a --photo-mp photo (3:2, a real-noref photo scaled up
+when ../shared/data is there, else a generated pattern; see preview.py),
+three --region x --region views that share no tile:
+  1. the first preview (the model's load and graph rewrite included), in
+     bands: seconds to the first band shown, and to the whole view;
+  2. a second view, in bands, the model loaded (what every later preview
+     of new pixels costs: a setting that changes the network, or a view
+     moved to another part of the photo);
+  3. a third view in one piece (as the dialog computed it before bands);
+  4. the second view again: the engine keeps the tiles that reach past a
+     region (its tile memo), so a view scrolled back, or a setting that
+     does not change the network's input, costs little.
+Needs the build (`./debian13 build`): GEGL_PATH from build/gegl-path.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from preview import photo  # noqa: E402
+
+FORMAT = "R'G'B' u8"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=os.path.join(REPO, "data", "fdikp-default.pt"))
+    parser.add_argument("--photo-mp", type=float, default=24.0)
+    parser.add_argument("--region", type=int, default=1024)
+    parser.add_argument("--band", type=int, default=128)
+    parser.add_argument("--data", default=os.environ.get(
+        "FDIKP_DATA", os.path.join(REPO, "..", "shared", "data")))
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    with open(os.path.join(REPO, "build", "gegl-path")) as f:
+        os.environ["GEGL_PATH"] = f.read().strip()
+    import gi
+    gi.require_version("Gegl", "0.4")
+    from gi.repository import Gegl
+    Gegl.init(None)
+
+    height = int(round((args.photo_mp * 1e6 / 1.5) ** 0.5))
+    width = int(round(height * 1.5))
+    pixels = np.asarray(photo(width, height, args.data), dtype=np.uint8)
+    source = Gegl.Buffer.new(FORMAT, 0, 0, width, height)
+    source.set(Gegl.Rectangle.new(0, 0, width, height), FORMAT, pixels.tobytes())
+    side = args.region
+    # Three views with no tile in common: the middle, the top left corner,
+    # the bottom right corner.
+    views = {"first": ((width - side) // 2, (height - side) // 2),
+             "second": (0, 0), "third": (width - side, height - side)}
+
+    def preview(name, band):
+        """(seconds to the first band, to the whole view, view's pixels)."""
+        x0, y0 = views[name]
+        graph = Gegl.Node()
+        src = graph.create_child("gegl:buffer-source")
+        src.set_property("buffer", source)
+        op = graph.create_child("fdikp:defocus-deblur")
+        op.set_property("model", args.model)
+        src.connect_to("output", op, "input")
+        out = Gegl.Buffer.new(FORMAT, x0, y0, side, side)
+        start = time.monotonic()
+        first = None
+        for y in range(y0, y0 + side, band):
+            rect = Gegl.Rectangle.new(x0, y, side, min(band, y0 + side - y))
+            op.blit_buffer(out, rect, 0, Gegl.AbyssPolicy.NONE)
+            first = first or time.monotonic() - start
+        total = time.monotonic() - start
+        shown = np.frombuffer(out.get(Gegl.Rectangle.new(x0, y0, side, side), 1.0, FORMAT,
+                                      Gegl.AbyssPolicy.NONE), dtype=np.uint8)
+        return first, total, shown.reshape(side, side, 3)
+
+    rows = []
+    for label, name, band in (("first preview, bands", "first", args.band),
+                              ("another view, bands", "second", args.band),
+                              ("another view, one piece", "third", side),
+                              ("the second view again", "second", args.band)):
+        first, total, shown = preview(name, band)
+        x0, y0 = views[name]
+        changed = float(np.abs(shown.astype(int)
+                               - pixels[y0:y0 + side, x0:x0 + side].astype(int)).mean())
+        if changed == 0.0:
+            raise SystemExit("preview_dialog: the op left %s unchanged" % name)
+        rows.append({"run": label, "view": [x0, y0, side, side], "band_rows": band,
+                     "first_band_s": first, "whole_s": total,
+                     "mean_change_levels": changed})
+        print("%-26s view at %5d,%5d: first band %6.2f s, whole view %6.2f s"
+              % (label, x0, y0, first, total), flush=True)
+    result = {"photo": [width, height], "region": [side, side], "model": args.model,
+              "band_rows": args.band, "runs": rows}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
