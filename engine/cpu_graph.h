@@ -24,9 +24,10 @@ c10::Symbol fused_transposed_symbol();
 bool is_fused_convolution(torch::jit::Node *node);
 
 struct CpuGraphReport {
-  int fused_convolutions = 0;  // conv2d (transposed too) + LeakyReLU or ReLU -> one oneDNN call
-  int plain_convolutions = 0;  // conv2d (transposed too) -> one oneDNN call without a post-op
-  int aten_convolutions = 0;   // left to LibTorch (runtime weights; channels-last)
+  int fused_convolutions = 0;    // conv2d (transposed too) + LeakyReLU or ReLU -> one oneDNN call
+  int plain_convolutions = 0;    // conv2d (transposed too) -> one oneDNN call without a post-op
+  int aten_convolutions = 0;     // left to LibTorch (runtime weights; channels-last)
+  int trimmed_convolutions = 0;  // of the fused ones, run without the model's zero channels
 };
 
 // Rewrites module's forward graph in place. The module must be frozen (its
@@ -35,6 +36,14 @@ struct CpuGraphReport {
 // false with *why, leaving the module unchanged. Inputs must then be passed
 // channels-last.
 bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::string *why);
+
+// In a rewritten graph, the zero channels the model pads some convolutions'
+// input and output with (fdikp.layers.BlockAlignedConv2d, a fault of
+// another oneDNN path) taken out (cpu_graph_trim.cc): the input's padding
+// and the weights' padded input channels dropped, the output cut to the
+// channels the model keeps. The same numbers. Returns how many
+// convolutions changed.
+int trim_channel_padding(const std::shared_ptr<torch::jit::Graph> &graph);
 
 // In a rewritten graph, every fused convolution with constant weights runs
 // in bfloat16 (cpu_graph_bf16.cc): weights converted, input cast down,

@@ -79,9 +79,14 @@ bool is_tensor(const Value *v) { return v->type()->isSubtypeOf(*c10::TensorType:
 // a tensor the operator reads; the rest are scalars or shapes.
 bool cheap_in_bf16(const Node *node) {
   static const std::vector<c10::Symbol> kinds = {
-      c10::Symbol::fromQualString("aten::add"),  c10::Symbol::fromQualString("aten::leaky_relu"),
-      c10::Symbol::fromQualString("aten::relu"), c10::Symbol::fromQualString("aten::avg_pool2d"),
+      c10::Symbol::fromQualString("aten::add"),
+      c10::Symbol::fromQualString("aten::leaky_relu"),
+      c10::Symbol::fromQualString("aten::relu"),
+      c10::Symbol::fromQualString("aten::avg_pool2d"),
       c10::Symbol::fromQualString("aten::cat"),
+      // The kernel predictors' pooling of their 11 x 11 convolution (a whole
+      // map cast up for 9 or 5 means); LibTorch sums bfloat16 in float32.
+      c10::Symbol::fromQualString("aten::adaptive_avg_pool2d"),
   };
   // Not views such as aten::slice: casting a strided view up costs more
   // than casting the whole map it views (measured: the padded channels'

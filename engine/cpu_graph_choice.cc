@@ -46,7 +46,11 @@ std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool
         }
         return "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
                std::to_string(report.plain_convolutions) +
-               " plain channels-last oneDNN convolutions" + bf16 +
+               " plain channels-last oneDNN convolutions" +
+               (report.trimmed_convolutions ? " (" + std::to_string(report.trimmed_convolutions) +
+                                                  " without their zero channels)"
+                                            : std::string()) +
+               bf16 +
                (report.aten_convolutions
                     ? ", " + std::to_string(report.aten_convolutions) + " left to LibTorch"
                     : std::string());

@@ -124,6 +124,13 @@ class EngineParityTest(unittest.TestCase):
                     # Every convolution, the decoder's transposed ones
                     # too, is a oneDNN call on channels-last tensors.
                     self.assertNotIn("left to LibTorch", self.last_graph)
+                    # The zero channels the network pads its PAC
+                    # refinement, LSTM gates and small outputs with are
+                    # taken out (engine/cpu_graph_trim.cc): the same
+                    # numbers, within the tolerance below.
+                    self.assertRegex(self.last_graph,
+                                     r"\([1-9][0-9]* without their zero "
+                                     r"channels\)")
                 self.assertEqual(got.shape, image.shape)
                 self.assertEqual(got.dtype, np.float32)
                 error = np.abs(got - want).max()
