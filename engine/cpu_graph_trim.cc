@@ -5,11 +5,12 @@
 // blocks (fdikp.layers.BlockAlignedConv2d): on LibTorch's own oneDNN path
 // those convolutions return wrong values, or wrong gradients, when a block
 // is partly empty. The fused graph's channels-last oneDNN calls do not have
-// that fault (checked against float64 for every shape the networks use, in
-// float32 and bfloat16), so there the padding is only cost: the zero input
-// channels are multiplied like the others (PAC's 18 channels padded to 32
-// take 1.8x the time of 18), padded maps are written and cast, and the
-// output channels cut off again are computed, cast and sliced for nothing.
+// that fault (model/tests/test_onednn_trim.py checks every block-aligned
+// shape of FDIKP and DeepRFTv2 against float64, in float32 and bfloat16), so
+// there the padding is only cost: the zero input channels are multiplied
+// like the others (PAC's 18 channels padded to 32 take 1.8x the time of
+// 18), padded maps are written and cast, and the output channels cut off
+// again are computed, cast and sliced for nothing.
 // The same numbers: a zero channel adds nothing to any sum.
 //
 // Copyright (C) 2026 The fdikp-deblur authors. GPL-3.0-or-later.

@@ -129,7 +129,7 @@ def main(argv=None):
         changed = float(np.abs(shown.astype(int)
                                - pixels[y0:y0 + side, x0:x0 + side].astype(int)).mean())
         if changed == 0.0:
-            raise SystemExit("preview_dialog: the op left %s unchanged" % name)
+            raise SystemExit("preview_dialog: the op left the view at %d,%d unchanged" % (x0, y0))
         rows.append({"run": label, "view": [x0, y0, side, side], "band_rows": band,
                      "first_band_s": first, "whole_s": total,
                      "mean_change_levels": changed})
