@@ -41,7 +41,9 @@
 --floor  What the network's arithmetic alone costs, against what the
           engine takes: its FLOPs per computed pixel (convolutions and
           matrix products, torch.utils.flop_counter, on the model file
-          at the engine's tile), the pixels the engine computes for a
+          at the engine's tile, less the zero channels the engine leaves
+          out, counted on the same network built in Python with and
+          without them), the pixels the engine computes for a
           --region x --region region (its tiles), untiled, and in the
           middle of a --photo-mp photo (the preview benchmark's case), the
           matrix-product peak of these cores (a large bfloat16 and
@@ -316,20 +318,51 @@ def matmul_peak(threads, dtype, side=2048, runs=5):
     return 2.0 * side ** 3 / best / 1e9
 
 
+def zero_channel_flops(name, tile, stages):
+    """The FLOPs per tile x tile tile of the zero channels the model pads
+    its block-aligned convolutions with (fdikp.layers.BlockAlignedConv2d),
+    which the engine leaves out (engine/cpu_graph_trim.cc): the network
+    `name` counted as the model computes it less as the engine does."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    sys.path.insert(0, os.path.join(REPO, "model"))
+    from fdikp import layers
+    from fdikp.registry import build_network
+    net = build_network(name).eval()
+    x = torch.rand(1, 3, tile, tile)
+    counts = []
+    padded = layers.BlockAlignedConv2d.forward
+    for forward in (padded, torch.nn.Conv2d.forward):
+        layers.BlockAlignedConv2d.forward = forward
+        try:
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                net(x, stages)
+        finally:
+            layers.BlockAlignedConv2d.forward = padded
+        counts.append(counter.get_total_flops())
+    return counts[0] - counts[1]
+
+
 def flops_per_pixel(args, tile):
-    """(all, convolutions') FLOPs per pixel of one tile x tile tile
-    through the model file at its default stages (the engine's)."""
+    """(all, convolutions') FLOPs per pixel of one tile x tile tile as the
+    engine computes them: the model file at its default stages (the
+    engine's), less the zero channels the engine leaves out; and the
+    file's own count."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     done = subprocess.run([args.engine_run, "--model", args.model, "--inspect"],
                           capture_output=True, text=True, check=True)
     stages = int(done.stdout.split("default_stages=")[1].split()[0])
+    name = done.stdout.split("name=")[1].split()[0]
     net = torch.jit.load(args.model).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(torch.rand(1, 3, tile, tile), stages)
     counts = counter.get_flop_counts()["Global"]
     conv = sum(v for op, v in counts.items() if "convolution" in str(op))
-    return counter.get_total_flops() / float(tile * tile), conv / float(tile * tile)
+    zeros = zero_channel_flops(name, tile, stages)
+    pixels = float(tile * tile)
+    return ((counter.get_total_flops() - zeros) / pixels, (conv - zeros) / pixels,
+            counter.get_total_flops() / pixels)
 
 
 def computed_pixels(side, tile, overlap, multiple):
@@ -361,7 +394,7 @@ def floor(args):
             totals = self_times(json.load(f))
     tile, precision = int(runs[-1]["tile_size"]), runs[-1]["precision"]
     overlap = int(runs[-1]["tile_overlap"])
-    per_pixel, conv_per_pixel = flops_per_pixel(args, tile)
+    per_pixel, conv_per_pixel, file_per_pixel = flops_per_pixel(args, tile)
     conv_s = sum(us for op, us in totals.items() if group_of(op) == "convolution") / 1e6
     all_s = sum(totals.values()) / 1e6
     dtype = "bfloat16" if precision == "bf16" else "float32"
@@ -380,7 +413,8 @@ def floor(args):
                         args.multiple))
     result = {
         "photo": name, "tile": tile, "overlap": overlap, "precision": precision,
-        "gflop_per_mp": per_pixel / 1e3, "matmul_peak_gflops": peak,
+        "gflop_per_mp": per_pixel / 1e3, "model_file_gflop_per_mp": file_per_pixel / 1e3,
+        "matmul_peak_gflops": peak,
         "one_thread_recorded_s": all_s, "one_thread_conv_s": conv_s,
         "conv_gflops_one_thread": photo_conv / conv_s / 1e9,
         "region": args.region, "threads": args.threads,
@@ -390,8 +424,9 @@ def floor(args):
         "preview_photo": [width, height], "region_in_photo_gflop": on_grid / 1e9,
         "region_in_photo_floor_s": on_grid / peak[args.threads] / 1e9,
     }
-    print("network: %.0f GFLOP per megapixel computed (%d-px tiles), %s"
-          % (result["gflop_per_mp"], tile, precision))
+    print("network: %.0f GFLOP per megapixel computed (%d-px tiles), %s, as the engine runs it "
+          "(%.0f as the model file computes it, with its zero channels)"
+          % (result["gflop_per_mp"], tile, precision, result["model_file_gflop_per_mp"]))
     print("these cores: %s matrix product %s GFLOP/s" % (dtype, ", ".join(
         "%.0f at %d thread%s" % (v, k, "s" if k > 1 else "") for k, v in peak.items())))
     print("engine on %s, 1 thread, recorded: %.2f s, the convolutions %.2f s (%.0f %%) "
