@@ -225,7 +225,7 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
   if (available(fused_transposed_symbol()))
     for (const Rewrite &rewrite : kTransposedRewrites) apply(rewrite, graph, plain_conv_match);
   apply(kViewToReshape, graph);
-  report->trimmed_convolutions = trim_channel_padding(graph);
+  report->trimmed_convolutions = trim_channel_padding(graph, &report->folded_batch_norms);
 
   for_each_node(graph->block(), [&](Node *node) {
     if (!is_convolution(node)) return;

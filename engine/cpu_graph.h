@@ -28,6 +28,7 @@ struct CpuGraphReport {
   int plain_convolutions = 0;    // conv2d (transposed too) -> one oneDNN call without a post-op
   int aten_convolutions = 0;     // left to LibTorch (runtime weights; channels-last)
   int trimmed_convolutions = 0;  // of the fused ones, run without the model's zero channels
+  int folded_batch_norms = 0;    // batch norms folded into the convolution before them
 };
 
 // Rewrites module's forward graph in place. The module must be frozen (its
@@ -41,9 +42,11 @@ bool rewrite_for_cpu(torch::jit::Module &module, CpuGraphReport *report, std::st
 // input and output with (fdikp.layers.BlockAlignedConv2d, a fault of
 // another oneDNN path) taken out (cpu_graph_trim.cc): the input's padding
 // and the weights' padded input channels dropped, the output cut to the
-// channels the model keeps. The same numbers. Returns how many
-// convolutions changed.
-int trim_channel_padding(const std::shared_ptr<torch::jit::Graph> &graph);
+// channels the model keeps. The same numbers. Then an inference batch norm
+// a convolution now feeds directly is folded into it (and a ReLU after it
+// into its post-op); *folded says how many. Returns how many convolutions
+// lost zero channels.
+int trim_channel_padding(const std::shared_ptr<torch::jit::Graph> &graph, int *folded = nullptr);
 
 // In a rewritten graph, every fused convolution with constant weights runs
 // in bfloat16 (cpu_graph_bf16.cc): weights converted, input cast down,

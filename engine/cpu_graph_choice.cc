@@ -47,9 +47,15 @@ std::string optimize_cpu_graph(torch::jit::Module &module, CpuGraph choice, bool
         return "fused: " + std::to_string(report.fused_convolutions) + " fused and " +
                std::to_string(report.plain_convolutions) +
                " plain channels-last oneDNN convolutions" +
-               (report.trimmed_convolutions ? " (" + std::to_string(report.trimmed_convolutions) +
-                                                  " without their zero channels)"
-                                            : std::string()) +
+               (report.trimmed_convolutions
+                    ? " (" + std::to_string(report.trimmed_convolutions) +
+                          " without their zero channels" +
+                          (report.folded_batch_norms
+                               ? ", " + std::to_string(report.folded_batch_norms) +
+                                     " with a batch norm folded in"
+                               : std::string()) +
+                          ")"
+                    : std::string()) +
                bf16 +
                (report.aten_convolutions
                     ? ", " + std::to_string(report.aten_convolutions) + " left to LibTorch"

@@ -19,9 +19,11 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cpu_graph.h"
@@ -109,9 +111,74 @@ Node *channel_cut(Value *y, std::int64_t channels, std::int64_t *n) {
   return node;
 }
 
+// A string constant input, when it is one.
+std::optional<std::string> constant_string(Value *v) {
+  const auto value = torch::jit::toIValue(v);
+  if (!value || !value->isString()) return std::nullopt;
+  return value->toStringRef();
+}
+
+// The uses of v other than asking for its shape (aten::dim and aten::size,
+// as BatchNorm2d checks its input with).
+std::vector<Node *> data_users(Value *v) {
+  std::vector<Node *> users;
+  for (const torch::jit::Use &use : v->uses())
+    if (use.user->kind() != c10::aten::dim && use.user->kind() != c10::aten::size)
+      users.push_back(use.user);
+  return users;
+}
+
+// Folds an inference batch norm that takes a fused convolution's output
+// alone into that convolution (its weights and bias scaled and shifted),
+// and a ReLU after it into the convolution's post-op. The model has one:
+// the APU's Conv3x3 -> BatchNorm -> ReLU, which freezing could not fold
+// while the block-aligned slice stood between them. True when folded.
+bool fold_batch_norm(Graph &graph, Node *norm) {
+  // batch_norm(input, weight, bias, running_mean, running_var, training,
+  // momentum, eps, cudnn_enabled)
+  if (norm->inputs().size() != 9) return false;
+  Node *conv = norm->input(0)->node();
+  if (conv->kind() != fused_symbol() || conv->inputs().size() != 10 ||
+      data_users(conv->output()).size() != 1 || constant_string(conv->input(7)) != "none")
+    return false;
+  const auto training = torch::jit::toIValue(norm->input(5));
+  const auto eps = torch::jit::toIValue(norm->input(7));
+  const auto mean = constant_tensor(norm->input(3));
+  const auto var = constant_tensor(norm->input(4));
+  auto weight = constant_tensor(conv->input(1));
+  if (!training || !training->isBool() || training->toBool() || !eps || !eps->isDouble() || !mean ||
+      !var || !weight)
+    return false;
+  const std::int64_t channels = weight->size(0);
+  const auto gamma = constant_tensor(norm->input(1));
+  const auto beta = constant_tensor(norm->input(2));
+  const auto bias = constant_tensor(conv->input(2));
+  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble);
+  // In float64, then back: the folded weights are as close as float32 gets.
+  const at::Tensor scale = (gamma ? gamma->to(at::kDouble) : at::ones({channels}, f64)) /
+                           (var->to(at::kDouble) + eps->toDouble()).sqrt();
+  const at::Tensor shift =
+      (beta ? beta->to(at::kDouble) : at::zeros({channels}, f64)) - mean->to(at::kDouble) * scale;
+  const at::Tensor b = bias ? bias->to(at::kDouble) : at::zeros({channels}, f64);
+  torch::jit::WithInsertPoint guard(conv);
+  conv->replaceInput(1, graph.insertConstant((weight->to(at::kDouble) * scale.view({-1, 1, 1, 1}))
+                                                 .to(weight->scalar_type())
+                                                 .clone(at::MemoryFormat::ChannelsLast)));
+  conv->replaceInput(2, graph.insertConstant((b * scale + shift).to(weight->scalar_type())));
+  norm->output()->replaceAllUsesWith(conv->output());
+  std::vector<Node *> users = data_users(conv->output());
+  users.erase(std::remove(users.begin(), users.end(), norm), users.end());  // dead now
+  if (users.size() == 1 && users[0]->kind() == c10::aten::relu) {
+    Node *relu = users[0];
+    conv->replaceInput(7, graph.insertConstant(std::string("relu")));
+    relu->output()->replaceAllUsesWith(conv->output());
+  }
+  return true;
+}
+
 }  // namespace
 
-int trim_channel_padding(const std::shared_ptr<Graph> &graph) {
+int trim_channel_padding(const std::shared_ptr<Graph> &graph, int *folded) {
   std::vector<Node *> convolutions;
   for_each_node(graph->block(), [&](Node *node) {
     if (node->kind() == fused_symbol()) convolutions.push_back(node);
@@ -148,6 +215,16 @@ int trim_channel_padding(const std::shared_ptr<Graph> &graph) {
     node->replaceInput(1, graph->insertConstant(w.clone(at::MemoryFormat::ChannelsLast)));
     ++trimmed;
   }
+  // A convolution that lost its slice may now feed a batch norm directly
+  // (once the slices, now unused, are gone).
+  torch::jit::EliminateDeadCode(graph);
+  std::vector<Node *> norms;
+  for_each_node(graph->block(), [&](Node *node) {
+    if (node->kind() == c10::aten::batch_norm) norms.push_back(node);
+  });
+  int count = 0;
+  for (Node *norm : norms) count += fold_batch_norm(*graph, norm) ? 1 : 0;
+  if (folded) *folded = count;
   torch::jit::EliminateDeadCode(graph);
   return trimmed;
 }

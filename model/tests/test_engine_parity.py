@@ -73,7 +73,7 @@ class EngineParityTest(unittest.TestCase):
         return y[0].permute(1, 2, 0).numpy()
 
     def engine_output(self, image: np.ndarray, stages: int,
-                      graph: str = "") -> np.ndarray:
+                      graph: str = "", precision: str = "auto") -> np.ndarray:
         src = os.path.join(self.tmp.name, "in.npy")
         dst = os.path.join(self.tmp.name, "out.npy")
         np.save(src, image)
@@ -83,7 +83,8 @@ class EngineParityTest(unittest.TestCase):
             env["FDIKP_CPU_GRAPH"] = graph
         result = subprocess.run(
             [self.engine, "--model", self.model_file, "--stages",
-             str(stages), "--tile-size", "0", "--device", "cpu", src, dst],
+             str(stages), "--tile-size", "0", "--device", "cpu",
+             "--precision", precision, src, dst],
             capture_output=True, text=True, env=env)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.last_graph = [line for line in result.stdout.splitlines()
@@ -102,6 +103,20 @@ class EngineParityTest(unittest.TestCase):
         for config, stages, image in cases:
             self.model_file = self.model_files[config]
             self.check_parity(config, stages, image)
+
+    def test_the_shipped_model_matches_python_in_float32(self):
+        # Trained weights: the channel trim and the APU's batch norm folded
+        # into its convolution (engine/cpu_graph_trim.cc) move real
+        # statistics, which a random network's fresh batch norm does not.
+        shipped = os.path.join(os.path.dirname(MODEL_DIR), "data",
+                               "fdikp-default.pt")
+        if not os.path.exists(shipped):
+            self.skipTest(f"no shipped model at {shipped}")
+        self.model_file = shipped
+        want = self.python_output(self.photo, 3)
+        got = self.engine_output(self.photo, 3, precision="fp32")
+        self.assertIn("1 with a batch norm folded in", self.last_graph)
+        self.assertLess(np.abs(got - want).max(), TOLERANCE)
 
     def check_parity(self, config: str, stages: int, image: np.ndarray):
         want = self.python_output(image, stages)
@@ -130,7 +145,8 @@ class EngineParityTest(unittest.TestCase):
                     # numbers, within the tolerance below.
                     self.assertRegex(self.last_graph,
                                      r"\([1-9][0-9]* without their zero "
-                                     r"channels\)")
+                                     r"channels, 1 with a batch norm "
+                                     r"folded in\)")
                 self.assertEqual(got.shape, image.shape)
                 self.assertEqual(got.dtype, np.float32)
                 error = np.abs(got - want).max()
