@@ -63,6 +63,13 @@ class CrossValidationRecipesTest(unittest.TestCase):
         self.assertEqual({k: v for k, v in vars(base).items() if k != "stages"},
                          {k: v for k, v in vars(config).items() if k != "stages"})
 
+    def test_the_rate_recipe_is_ft_c384_at_three_times_the_rate(self):
+        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384lr3", SHIPPED))
+        _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        self.assertEqual((base.lr, config.lr), (1e-4, 3e-4))
+        self.assertEqual({k: v for k, v in vars(base).items() if k != "lr"},
+                         {k: v for k, v in vars(config).items() if k != "lr"})
+
     def test_later_options_win(self):
         options = recipe("cv_recipe", "ft-c384", SHIPPED) + ["--steps", "30"]
         self.assertEqual(parse_config(["--run", "x"] + options)[1].steps, 30)
