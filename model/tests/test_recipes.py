@@ -56,19 +56,22 @@ class CrossValidationRecipesTest(unittest.TestCase):
         self.assertEqual((config.real_share, config.tone_sigma), (0.5, 32.0))
         self.assertEqual((config.init_weights, config.amp), ("ema", "bf16"))
 
-    def test_the_four_stage_recipe_is_ft_c384_at_four_stages(self):
-        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384s4", SHIPPED))
+    def ft_c384_but(self, name: str, field: str):
+        """Recipe `name`'s config and ft-c384's, asserted equal in every
+        option but `field`."""
+        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", name, SHIPPED))
         _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        self.assertEqual({k: v for k, v in vars(base).items() if k != field},
+                         {k: v for k, v in vars(config).items() if k != field})
+        return config, base
+
+    def test_the_four_stage_recipe_is_ft_c384_at_four_stages(self):
+        config, _ = self.ft_c384_but("ft-c384s4", "stages")
         self.assertEqual(config.stages, 4)
-        self.assertEqual({k: v for k, v in vars(base).items() if k != "stages"},
-                         {k: v for k, v in vars(config).items() if k != "stages"})
 
     def test_the_rate_recipe_is_ft_c384_at_three_times_the_rate(self):
-        _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384lr3", SHIPPED))
-        _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        config, base = self.ft_c384_but("ft-c384lr3", "lr")
         self.assertEqual((base.lr, config.lr), (1e-4, 3e-4))
-        self.assertEqual({k: v for k, v in vars(base).items() if k != "lr"},
-                         {k: v for k, v in vars(config).items() if k != "lr"})
 
     def test_later_options_win(self):
         options = recipe("cv_recipe", "ft-c384", SHIPPED) + ["--steps", "30"]
