@@ -56,22 +56,26 @@ class CrossValidationRecipesTest(unittest.TestCase):
         self.assertEqual((config.real_share, config.tone_sigma), (0.5, 32.0))
         self.assertEqual((config.init_weights, config.amp), ("ema", "bf16"))
 
-    def ft_c384_but(self, name: str, field: str):
-        """Recipe `name`'s config and ft-c384's, asserted equal in every
+    def differs_only_in(self, name: str, field: str, base_name: str = "ft-c384"):
+        """Recipe `name`'s config and `base_name`'s, asserted equal in every
         option but `field`."""
         _, config, _ = parse_config(["--run", "x"] + recipe("cv_recipe", name, SHIPPED))
-        _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", "ft-c384", SHIPPED))
+        _, base, _ = parse_config(["--run", "x"] + recipe("cv_recipe", base_name, SHIPPED))
         self.assertEqual({k: v for k, v in vars(base).items() if k != field},
                          {k: v for k, v in vars(config).items() if k != field})
         return config, base
 
     def test_the_four_stage_recipe_is_ft_c384_at_four_stages(self):
-        config, _ = self.ft_c384_but("ft-c384s4", "stages")
+        config, _ = self.differs_only_in("ft-c384s4", "stages")
         self.assertEqual(config.stages, 4)
 
     def test_the_rate_recipe_is_ft_c384_at_three_times_the_rate(self):
-        config, base = self.ft_c384_but("ft-c384lr3", "lr")
+        config, base = self.differs_only_in("ft-c384lr3", "lr")
         self.assertEqual((base.lr, config.lr), (1e-4, 3e-4))
+
+    def test_the_half_rate_recipe_is_ft_c384x2_at_half_the_rate(self):
+        config, base = self.differs_only_in("ft-c384lr05x2", "lr", "ft-c384x2")
+        self.assertEqual((base.lr, config.lr), (1e-4, 5e-5))
 
     def test_later_options_win(self):
         options = recipe("cv_recipe", "ft-c384", SHIPPED) + ["--steps", "30"]
